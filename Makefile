@@ -1,0 +1,54 @@
+# trunkline — the two commands a newcomer needs are `make demo` and `make test`.
+# Needs only python3 (3.11+) and make; uv is bootstrapped into the virtualenv if missing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.9
+UV     := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: all venv demo test lint typecheck pytest lock clean help
+
+help:
+	@echo "make demo   - place a simulated call through the sidecar and print its report"
+	@echo "make test   - lint (ruff), type-check (mypy) and run the test suite (pytest)"
+	@echo "make lock   - re-resolve requirements.lock (hashed, no download addresses)"
+	@echo "make clean  - remove the virtualenv and generated output"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(BIN)/uv: | $(BIN)/python
+	@command -v uv >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(STAMP): requirements.lock pyproject.toml plugins/livekit-plugins-pacer/pyproject.toml | $(BIN)/python $(BIN)/uv
+	$(UV) pip install --python $(BIN)/python --require-hashes -r requirements.lock
+	$(UV) pip install --python $(BIN)/python --no-deps -e plugins/livekit-plugins-pacer -e .
+	@touch $@
+
+venv: $(STAMP)
+
+lock: | $(BIN)/uv
+	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+	  --no-emit-package livekit-plugins-pacer --custom-compile-command "make lock" \
+	  -o requirements.lock
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+demo: $(STAMP)
+	$(BIN)/python -m trunkline.demo
+
+clean:
+	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache .hypothesis

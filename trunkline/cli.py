@@ -1,0 +1,80 @@
+"""The ``trunkline`` command line: one entry point, one subcommand per job.
+
+A subcommand's module is imported only when that subcommand is chosen, so ``trunkline --help``
+stays fast and a heavy or optional dependency of one job (livekit, matplotlib, PortAudio) never
+breaks the others. Each module exposes ``configure(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+
+class CommandModule(Protocol):
+    def configure(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+@dataclass(frozen=True)
+class Command:
+    module: str
+    summary: str
+
+
+COMMANDS: dict[str, Command] = {}
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+
+
+def build_parser(commands: dict[str, Command], chosen: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trunkline",
+        description=(
+            "Answer Twilio Media Streams, SIP and WebRTC callers with one LiveKit voice agent, "
+            "and measure which path is worth it. Configuration comes from the environment and "
+            ".env.local; see README.md."
+        ),
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("TRUNKLINE_LOG_LEVEL", "info"),
+        choices=["debug", "info", "warning", "error"],
+        help="logging verbosity (env TRUNKLINE_LOG_LEVEL; default: info)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, spec in commands.items():
+        p = sub.add_parser(name, help=spec.summary, description=spec.summary)
+        if name == chosen:
+            module = cast(CommandModule, importlib.import_module(spec.module))
+            module.configure(p)
+            p.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, commands: dict[str, Command] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    table = COMMANDS if commands is None else commands
+    chosen = next((a for a in argv if a in table), None)
+    args = build_parser(table, chosen).parse_args(argv)
+    _configure_logging(args.log_level)
+    run = cast(Callable[[argparse.Namespace], int], args.run)
+    try:
+        return int(run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
