@@ -29,7 +29,9 @@ class Command:
     summary: str
 
 
-COMMANDS: dict[str, Command] = {}
+COMMANDS: dict[str, Command] = {
+    "call": Command("sip.caller.cli", "place a simulated Twilio call against a running sidecar"),
+}
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
