@@ -29,7 +29,13 @@ class Command:
     summary: str
 
 
-COMMANDS: dict[str, Command] = {}
+COMMANDS: dict[str, Command] = {
+    "provision": Command(
+        "sip.provision.cli",
+        "set up the sip path: LiveKit inbound trunk, dispatch rule, Twilio trunk",
+    ),
+    "token": Command("sip.browser_token", "print a browser join token that dispatches the agent"),
+}
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
