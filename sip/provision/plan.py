@@ -154,4 +154,6 @@ def _show(value: Value) -> str:
         return "(none)"
     if isinstance(value, tuple):
         return "[" + ", ".join(value) + "]"
+    if isinstance(value, str):
+        return value or '""'
     return repr(value)
