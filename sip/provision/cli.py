@@ -11,7 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sip.provision.spec import DEFAULT_NAME, DEFAULT_ROOM_PREFIX, make_spec
+from sip.provision.spec import (
+    DEFAULT_NAME,
+    DEFAULT_ROOM_PREFIX,
+    DEFAULT_TRANSFER_MODE,
+    TRANSFER_MODES,
+    make_spec,
+)
 from sip.settings import (
     DEFAULT_AGENT_NAME,
     DEFAULT_ENV_FILE,
@@ -75,6 +81,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="termination domain for the Twilio trunk (only needed for outbound calls)",
     )
     parser.add_argument(
+        "--transfer-mode",
+        choices=TRANSFER_MODES,
+        default=DEFAULT_TRANSFER_MODE,
+        help="what the Twilio trunk lets the agent's transfer_call (a SIP REFER) reach: "
+        "enable-all includes phone numbers, billed by Twilio (default: "
+        f"{DEFAULT_TRANSFER_MODE})",
+    )
+    parser.add_argument(
         "--env-file",
         default=DEFAULT_ENV_FILE,
         help=f"env file read under the environment (default: {DEFAULT_ENV_FILE})",
@@ -102,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         room_prefix=args.room_prefix,
         allowed_addresses=args.allowed_address,
         twilio_domain=args.twilio_domain,
+        transfer_mode=args.transfer_mode,
         problems=problems,
     )
     livekit = livekit_credentials(env, problems)

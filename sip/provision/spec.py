@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 DEFAULT_NAME = "trunkline"
 DEFAULT_ROOM_PREFIX = "call-"
+# transfer_call on the sip path sends a SIP REFER to Twilio, which performs it only when the
+# trunk allows transfers; enable-all also allows transfers to PSTN numbers (billed by Twilio).
+TRANSFER_MODES = ("enable-all", "sip-only", "disable-all")
+DEFAULT_TRANSFER_MODE = "enable-all"
 # Twilio limits friendly names to 64 characters; LiveKit names are looser, so Twilio decides.
 MAX_NAME_LENGTH = 64
 
@@ -38,6 +42,7 @@ class ProvisionSpec:
     room_prefix: str = DEFAULT_ROOM_PREFIX
     allowed_addresses: tuple[str, ...] = ()
     twilio_domain: str | None = None
+    transfer_mode: str = DEFAULT_TRANSFER_MODE
 
 
 def normalize_sip_uri(raw: str) -> str:
@@ -74,6 +79,7 @@ def make_spec(
     room_prefix: str = DEFAULT_ROOM_PREFIX,
     allowed_addresses: Sequence[str] = (),
     twilio_domain: str | None = None,
+    transfer_mode: str = DEFAULT_TRANSFER_MODE,
     problems: list[str],
 ) -> ProvisionSpec | None:
     """A validated spec, or None with one line per problem appended to ``problems``."""
@@ -107,6 +113,8 @@ def make_spec(
         found.append("the agent name (AGENT_NAME or --agent-name) must not be empty")
     if twilio_domain is not None and not _TWILIO_DOMAIN.match(twilio_domain):
         found.append(f"--twilio-domain {twilio_domain!r} must look like <name>.pstn.twilio.com")
+    if transfer_mode not in TRANSFER_MODES:
+        found.append(f"--transfer-mode {transfer_mode!r} is not one of {', '.join(TRANSFER_MODES)}")
     problems.extend(found)
     if found or uri is None:
         return None
@@ -118,4 +126,5 @@ def make_spec(
         room_prefix=room_prefix,
         allowed_addresses=tuple(dict.fromkeys(allowed_addresses)),
         twilio_domain=twilio_domain,
+        transfer_mode=transfer_mode,
     )

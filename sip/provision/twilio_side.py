@@ -45,6 +45,7 @@ class TwilioTrunk:
     sid: str
     name: str
     domain_name: str | None
+    transfer_mode: str | None
 
 
 @dataclass(frozen=True)
@@ -129,22 +130,28 @@ def apply_twilio(
 def _apply_trunk(
     client: Client, spec: ProvisionSpec, trunk: TwilioTrunk | None, *, dry_run: bool, report: Report
 ) -> str:
+    desired: dict[str, Value] = {"transfer_mode": spec.transfer_mode}
     # The domain name matters only for termination (outbound calls); manage it only when given.
-    desired: dict[str, Value] = {}
     if spec.twilio_domain is not None:
         desired["domain_name"] = spec.twilio_domain
-    current = None if trunk is None else {"domain_name": trunk.domain_name}
+    current = None
+    if trunk is not None:
+        current = {"transfer_mode": trunk.transfer_mode, "domain_name": trunk.domain_name}
     change = change_for(trunk_what(spec), current, desired)
     sid = NEW_TRUNK_SID if trunk is None else trunk.sid
     if not dry_run and change.action is not Action.KEEP:
         with step(change.step):
             if trunk is None:
                 created = client.trunking.v1.trunks.create(
-                    friendly_name=spec.name, domain_name=spec.twilio_domain
+                    friendly_name=spec.name,
+                    domain_name=spec.twilio_domain,
+                    transfer_mode=spec.transfer_mode,
                 )
                 sid = _require_sid(created.sid, change)
             else:
-                client.trunking.v1.trunks(trunk.sid).update(domain_name=spec.twilio_domain)
+                client.trunking.v1.trunks(trunk.sid).update(
+                    domain_name=spec.twilio_domain, transfer_mode=spec.transfer_mode
+                )
     report(change)
     return sid
 
@@ -228,7 +235,12 @@ def _url_fields(url: OriginationUrl) -> dict[str, Value]:
 
 
 def _trunk(t: Any) -> TwilioTrunk:
-    return TwilioTrunk(sid=str(t.sid), name=str(t.friendly_name or ""), domain_name=t.domain_name)
+    return TwilioTrunk(
+        sid=str(t.sid),
+        name=str(t.friendly_name or ""),
+        domain_name=t.domain_name,
+        transfer_mode=t.transfer_mode,
+    )
 
 
 def _url(u: Any) -> OriginationUrl:

@@ -45,7 +45,7 @@ async def test_fresh_create_makes_every_object(planes: Planes) -> None:
     posts = [(w.path.split("/v1/")[1], w.form) for w in planes.twilio.writes]
     (trunk_sid,) = planes.twilio.trunks
     assert posts == [
-        ("Trunks", {"FriendlyName": "trunkline"}),
+        ("Trunks", {"FriendlyName": "trunkline", "TransferMode": "enable-all"}),
         (
             f"Trunks/{trunk_sid}/OriginationUrls",
             {
@@ -89,6 +89,7 @@ async def test_drift_is_put_back_and_hand_made_settings_survive(planes: Planes) 
     rule.rule.dispatch_rule_individual.pin = "1234"
     rule.hide_phone_number = True
     (trunk_sid,) = planes.twilio.trunks
+    planes.twilio.trunks[trunk_sid]["transfer_mode"] = "disable-all"
     (url,) = planes.twilio.origination_urls[trunk_sid].values()
     url.update(enabled=False, weight=5)
     for number in planes.twilio.account_numbers.values():
@@ -100,7 +101,7 @@ async def test_drift_is_put_back_and_hand_made_settings_survive(planes: Planes) 
     assert actions(changes) == {
         "LiveKit inbound trunk 'trunkline'": Action.UPDATE,
         "LiveKit dispatch rule 'trunkline'": Action.UPDATE,
-        "Twilio Elastic SIP trunk 'trunkline'": Action.KEEP,
+        "Twilio Elastic SIP trunk 'trunkline'": Action.UPDATE,
         f"Twilio origination URL {SIP_URI}": Action.UPDATE,
         f"Twilio phone number {NUMBER} on the trunk": Action.CREATE,
     }
@@ -114,11 +115,13 @@ async def test_drift_is_put_back_and_hand_made_settings_survive(planes: Planes) 
     assert rule.rule.dispatch_rule_individual.pin == "" and rule.hide_phone_number
     assert url["enabled"] is True and url["weight"] == 1
     assert [n["phone_number"] for n in planes.twilio.trunk_numbers(trunk_sid)] == [NUMBER]
-    assert len(planes.twilio.writes) == twilio_before + 2
+    assert planes.twilio.trunks[trunk_sid]["transfer_mode"] == "enable-all"
+    assert len(planes.twilio.writes) == twilio_before + 3
     rendered = "\n".join(line for c in changes for line in c.render(dry_run=False))
     assert "numbers: [+15559999999] -> [+15550001111]" in rendered
     assert "agents: [someone-else] -> [trunkline]" in rendered
     assert "enabled: False -> True" in rendered
+    assert "transfer_mode: disable-all -> enable-all" in rendered
 
 
 async def test_a_changed_spec_updates_only_what_it_touches(planes: Planes) -> None:
@@ -252,6 +255,7 @@ async def test_our_twilio_trunk_is_found_beyond_the_first_page(planes: Planes) -
     for i in range(5):
         planes.twilio.add_trunk(f"other-{i}")
     ours = planes.twilio.add_trunk("trunkline")
+    planes.twilio.trunks[ours]["transfer_mode"] = "enable-all"
 
     changes = await planes.provision()
 
@@ -303,7 +307,10 @@ async def test_termination_domain_is_managed_only_when_given(planes: Planes) -> 
 
     assert actions(changes)["Twilio Elastic SIP trunk 'trunkline'"] is Action.UPDATE
     assert [(w.path, w.form) for w in planes.twilio.writes[before:]] == [
-        (f"/trunking.twilio.com/v1/Trunks/{trunk_sid}", {"DomainName": "acme.pstn.twilio.com"})
+        (
+            f"/trunking.twilio.com/v1/Trunks/{trunk_sid}",
+            {"DomainName": "acme.pstn.twilio.com", "TransferMode": "enable-all"},
+        )
     ]
     keep = await planes.provision()
     assert actions(keep)["Twilio Elastic SIP trunk 'trunkline'"] is Action.KEEP

@@ -59,10 +59,11 @@ def test_every_problem_is_reported_together() -> None:
         name="x" * 65,
         allowed_addresses=["10.0.0.1/8", "twilio"],
         twilio_domain="acme.twilio.com",
+        transfer_mode="all",
         problems=problems,
     )
     assert spec is None
-    assert len(problems) == 9
+    assert len(problems) == 10
     assert problems[0] == (
         "--number '5550001111' is not E.164 (a '+', country code, digits: +15551234567)"
     )
@@ -71,6 +72,7 @@ def test_every_problem_is_reported_together() -> None:
     assert any("--name" in p for p in problems)
     assert any("agent name" in p for p in problems)
     assert any("pstn.twilio.com" in p for p in problems)
+    assert problems[-1] == "--transfer-mode 'all' is not one of enable-all, sip-only, disable-all"
 
 
 def test_no_number_at_all_is_a_problem() -> None:

@@ -176,6 +176,8 @@ class TwilioStandIn:
             raise TwilioError(400, 21245, "Domain name must end in pstn.twilio.com")
         sid = self._sid("TK")
         self.trunks[sid] = self._trunk_record(sid, form.get("FriendlyName"), domain)
+        if "TransferMode" in form:
+            self.trunks[sid]["transfer_mode"] = _transfer_mode(form)
         self.origination_urls[sid] = {}
         return web.json_response(self.trunks[sid], status=201)
 
@@ -185,6 +187,8 @@ class TwilioStandIn:
         for key, field in (("FriendlyName", "friendly_name"), ("DomainName", "domain_name")):
             if key in form:
                 trunk[field] = form[key]
+        if "TransferMode" in form:
+            trunk["transfer_mode"] = _transfer_mode(form)
         return web.json_response(trunk)
 
     async def _list_urls(self, request: web.Request) -> web.Response:
@@ -280,6 +284,7 @@ class TwilioStandIn:
             "friendly_name": friendly_name,
             "domain_name": domain,
             "secure": False,
+            "transfer_mode": "disable-all",
             "url": f"https://trunking.twilio.com/v1/Trunks/{sid}",
         }
 
@@ -299,6 +304,13 @@ def _url_fields(form: dict[str, str]) -> Record:
     if "FriendlyName" in form:
         fields["friendly_name"] = form["FriendlyName"]
     return fields
+
+
+def _transfer_mode(form: dict[str, str]) -> str:
+    mode = form["TransferMode"]
+    if mode not in ("enable-all", "sip-only", "disable-all"):
+        raise TwilioError(400, 20001, "TransferMode must be enable-all, sip-only or disable-all")
+    return mode
 
 
 def _error(err: TwilioError) -> web.Response:
