@@ -80,10 +80,13 @@ def diff(
 ) -> tuple[FieldDiff, ...]:
     """Fields whose values differ; tuples compare as sets because order carries no meaning here.
 
-    ``current`` is None for an object that does not exist yet: every desired field is new.
+    ``current`` is None for an object that does not exist yet: every desired field is new,
+    except empty lists, which a new object has anyway.
     """
     out: list[FieldDiff] = []
     for key, want in desired.items():
+        if current is None and want == ():
+            continue
         have = None if current is None else current.get(key)
         if _comparable(have) != _comparable(want):
             out.append(FieldDiff(key, have, want))

@@ -30,7 +30,7 @@ def test_lists_compare_as_sets_and_scalars_exactly() -> None:
 
 
 def test_absent_object_is_created_with_every_field_shown() -> None:
-    change = change_for("thing 'x'", None, {"a": ("1",), "b": ""})
+    change = change_for("thing 'x'", None, {"a": ("1",), "b": "", "c": ()})
     assert change.action is Action.CREATE
     assert change.render(dry_run=False) == [
         "thing 'x': create",
