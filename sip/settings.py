@@ -9,7 +9,7 @@ each, instead of failing on the first and making the user run again to find the 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,14 +18,6 @@ from dotenv import dotenv_values
 
 DEFAULT_AGENT_NAME = "trunkline"
 DEFAULT_ENV_FILE = ".env.local"
-
-
-class SettingsError(ValueError):
-    """Settings are missing or malformed; ``problems`` holds one line per problem."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
