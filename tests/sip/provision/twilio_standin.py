@@ -90,9 +90,6 @@ class TwilioStandIn:
         """Answer requests whose path matches ``path_pattern`` with a Twilio error."""
         self.failures.append((method, re.compile(path_pattern), TwilioError(status, code, message)))
 
-    def heal(self) -> None:
-        self.failures.clear()
-
     @property
     def writes(self) -> list[Request]:
         return [r for r in self.requests if r.method != "GET"]
