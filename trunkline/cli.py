@@ -29,7 +29,14 @@ class Command:
     summary: str
 
 
-COMMANDS: dict[str, Command] = {}
+COMMANDS: dict[str, Command] = {
+    "lab": Command(
+        "trunkline.lab_command", "measure audio quality per caller path: table, report, plots"
+    ),
+    "report": Command(
+        "trunkline.report_command", "per-path latency report from turn logs (JSON lines)"
+    ),
+}
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
