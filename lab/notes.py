@@ -34,9 +34,11 @@ itself measured the same way: PESQ/STOI's ceiling and the signal's own click bas
 """
 
 
-def _span(values: Sequence[float]) -> str:
+def _span(values: Sequence[float], decimals: int = 0) -> str:
     lo, hi = min(values), max(values)
-    return f"{lo:,.0f} Hz" if round(lo) == round(hi) else f"{lo:,.0f}–{hi:,.0f} Hz"
+    if round(lo, decimals) == round(hi, decimals):
+        return f"{lo:,.{decimals}f} Hz"
+    return f"{lo:,.{decimals}f}–{hi:,.{decimals}f} Hz"
 
 
 def bandwidth_note(rows: Sequence[ChainRow]) -> str:
@@ -47,9 +49,9 @@ def bandwidth_note(rows: Sequence[ChainRow]) -> str:
     if tel and web:
         figures = (
             f"In this run the telephony paths measure {_span([r.bandwidth_welch_hz for r in tel])}"
-            f" by Welch and {_span([r.bandwidth_fft_bin_hz for r in tel])} by FFT-bin; webrtc "
+            f" by Welch and {_span([r.bandwidth_fft_bin_hz for r in tel], 2)} by FFT-bin; webrtc "
             f"{_span([r.bandwidth_welch_hz for r in web])} by Welch and "
-            f"{_span([r.bandwidth_fft_bin_hz for r in web])} by FFT-bin.\n\n"
+            f"{_span([r.bandwidth_fft_bin_hz for r in web], 2)} by FFT-bin.\n\n"
         )
     return f"""\
 **99 % bandwidth** is the frequency below which 99 % of the spectral energy lies. Two methods

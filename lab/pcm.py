@@ -44,12 +44,6 @@ def to_int16(samples: npt.ArrayLike) -> Int16Array:
     return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
 
 
-def power_db(x: FloatArray) -> float:
-    """Mean-square level of a float signal in dBFS."""
-    ms = float(np.mean(np.square(x))) if len(x) else 0.0
-    return 10.0 * float(np.log10(ms)) if ms > 0 else SILENCE_DBFS
-
-
 def frame_levels_db(x: FloatArray, frame: int, hop: int | None = None) -> FloatArray:
     """Mean-square level in dBFS of each full frame of ``frame`` samples, ``hop`` apart."""
     hop = frame if hop is None else hop

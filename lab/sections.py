@@ -13,7 +13,6 @@ import datetime
 import json
 import os
 import platform
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -53,7 +52,7 @@ class Section(Protocol):
     def run(self, ctx: LabContext) -> SectionResult: ...
 
 
-def environment(argv: Sequence[str] | None = None) -> dict[str, Any]:
+def environment(command: str) -> dict[str, Any]:
     """Where and how the figures were made: the first lines of every report."""
     versions: dict[str, str | None] = {}
     for name in _MEASURING_PACKAGES:
@@ -67,7 +66,7 @@ def environment(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
-        "command": " ".join(sys.argv if argv is None else argv),
+        "command": command,
         "packages": versions,
     }
 

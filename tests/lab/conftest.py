@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab.pcm import FloatArray
+from lab.pcm import FloatArray, frame_levels_db
 from lab.synth import speech_like
 
 
@@ -17,6 +17,11 @@ def tone(freq: float, rate: int, seconds: float = 1.0, amp: float = 0.3) -> Floa
 def white(rate: int, seconds: float, dbfs: float = -20.0, seed: int = 0) -> FloatArray:
     rng = np.random.default_rng(seed)
     return rng.standard_normal(round(rate * seconds)) * 10 ** (dbfs / 20)
+
+
+def level_db(x: FloatArray) -> float:
+    """Mean-square level of a whole signal in dBFS (one frame spanning all of it)."""
+    return float(frame_levels_db(x, len(x))[0])
 
 
 @pytest.fixture(scope="session")

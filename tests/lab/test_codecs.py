@@ -7,16 +7,16 @@ import pytest
 
 from lab.align import align
 from lab.codecs import OPUS_RATE, opus_roundtrip, ulaw_roundtrip
-from lab.pcm import FloatArray, as_float, power_db, to_int16
-from tests.lab.conftest import tone
+from lab.pcm import FloatArray, as_float, to_int16
+from tests.lab.conftest import level_db, tone
 
 
 def test_ulaw_passes_telephone_band_and_removes_the_rest() -> None:
     low = ulaw_roundtrip(to_int16(tone(1000, 24000)), 24000)
     assert len(low) == 8000
-    assert power_db(as_float(low)[400:-400]) == pytest.approx(power_db(tone(1000, 8000)), abs=0.3)
+    assert level_db(as_float(low)[400:-400]) == pytest.approx(level_db(tone(1000, 8000)), abs=0.3)
     high = ulaw_roundtrip(to_int16(tone(6000, 24000)), 24000)
-    assert power_db(as_float(high)[400:-400]) < -70
+    assert level_db(as_float(high)[400:-400]) < -70
 
 
 def test_opus_decodes_at_48k_with_its_codec_delay(noisy_speech: FloatArray) -> None:
@@ -31,7 +31,7 @@ def test_opus_decodes_at_48k_with_its_codec_delay(noisy_speech: FloatArray) -> N
 
 def test_opus_keeps_a_tone_above_7_khz() -> None:
     y = opus_roundtrip(to_int16(tone(7500, 24000)), 24000)
-    assert power_db(as_float(y)[4800:-4800]) == pytest.approx(power_db(tone(7500, 48000)), abs=1.5)
+    assert level_db(as_float(y)[4800:-4800]) == pytest.approx(level_db(tone(7500, 48000)), abs=1.5)
 
 
 def test_opus_bitrate_is_applied() -> None:
@@ -41,5 +41,5 @@ def test_opus_bitrate_is_applied() -> None:
     errors = []
     for bitrate in (12000, 64000):
         pair = align(x, 24000, opus_roundtrip(x, 24000, bitrate=bitrate), OPUS_RATE)
-        errors.append(power_db(pair.degraded - pair.reference))
+        errors.append(level_db(pair.degraded - pair.reference))
     assert errors[0] > errors[1] + 3

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab.pcm import SILENCE_DBFS, active_mask, as_float, frame_levels_db, power_db, to_int16
-from tests.lab.conftest import tone
+from lab.pcm import SILENCE_DBFS, active_mask, as_float, frame_levels_db, to_int16
+from tests.lab.conftest import level_db, tone
 
 
 def test_int16_is_scaled_to_full_scale_one() -> None:
@@ -26,9 +26,9 @@ def test_to_int16_rounds_and_clips() -> None:
 
 
 def test_levels_follow_the_full_scale_square_convention() -> None:
-    assert power_db(np.ones(100)) == pytest.approx(0.0)
-    assert power_db(tone(1000, 8000, amp=1.0)) == pytest.approx(-3.01, abs=0.01)
-    assert power_db(np.zeros(10)) == SILENCE_DBFS
+    assert level_db(np.ones(100)) == pytest.approx(0.0)
+    assert level_db(tone(1000, 8000, amp=1.0)) == pytest.approx(-3.01, abs=0.01)
+    assert level_db(np.zeros(10)) == SILENCE_DBFS
     levels = frame_levels_db(np.concatenate([np.zeros(80), np.full(80, 0.1)]), 80)
     assert list(levels) == pytest.approx([SILENCE_DBFS, -20.0])
 

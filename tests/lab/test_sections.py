@@ -49,7 +49,7 @@ def test_codec_section_outputs(result: tuple[SectionResult, Path]) -> None:
 
 def test_json_and_markdown_reports(result: tuple[SectionResult, Path]) -> None:
     res, out = result
-    env = environment(["trunkline", "lab"])
+    env = environment("trunkline lab")
     assert env["cpus"] and env["packages"]["pesq"]
     doc = json.loads(write_json([res], env, out / "lab.json").read_text())
     assert doc["environment"]["command"] == "trunkline lab"

@@ -33,6 +33,10 @@ def test_lab_writes_table_json_report_and_plots(
     assert {r["speech"] for r in rows} == {"arctic_a0009", "arctic_a0009-2", "synthetic-0"}
     assert len(rows) == 12
     report = (tmp_path / "REPORT.md").read_text()
+    assert doc["environment"]["command"] == (
+        f"trunkline lab --speech {clip} {clip} --out {tmp_path} --opus-bitrate 32000 "
+        "--synth-seconds 1.5"
+    )
     for png in doc["figures"]["codec_chains"]:
         assert (tmp_path / png).is_file() and f"]({png})" in report
 
