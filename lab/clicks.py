@@ -3,7 +3,9 @@
 Speech and tones change slowly from sample to sample, so their third-order difference is small;
 a gap edge, a dropped packet's splice or a single bad sample makes it jump. A sample is flagged
 when its third-order difference exceeds 8× a robust local scale, and flagged samples closer than
-20 ms form one event.
+20 ms form one event. Sensitivity is relative to the signal's own steepness: a click is found
+when it stands clear of the local third difference, so a small click on a loud high tone hides
+in the tone's own steps.
 
 The local scale is the larger of two medians of the difference's magnitude: over the 10 ms
 before the sample and over the 10 ms after it (20 ms in all). A single centred median flags

@@ -61,9 +61,12 @@ def find_gaps(
     min_len = math.ceil(min_gap_ms * rate / 1000)
     ctx = round(context_ms * rate / 1000)
     drift = round(max_drift_s * rate)
+    silences = runs(rx == 0.0, min_len)
+    if not silences:
+        return []
     offset = estimate_delay(tx, rx, max_lag=drift)  # rx index − tx index of the same audio
     gaps: list[Span] = []
-    for start, end in runs(rx == 0.0, min_len):
+    for start, end in silences:
         if start < ctx or end + ctx > len(rx):
             continue
         before, after = rx[start - ctx : start], rx[end : end + ctx]

@@ -74,7 +74,8 @@ def waterfall_bars(stage_medians: Mapping[str, Mapping[str, float | None]], out:
         ax.barh(paths, widths, left=left, color=STAGE_COLOURS[stage], label=label)
         left += widths
     ax.invert_yaxis()
-    ax.set_xlabel("median seconds per stage")
+    # Medians do not add up: the bar's length is not the median total latency.
+    ax.set_xlabel("median seconds per stage (stacked; the sum is not the median latency)")
     ax.set_title("Where the time goes (median per stage)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=2, fontsize="small")
     ax.grid(axis="x", alpha=0.3)

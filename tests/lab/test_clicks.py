@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from lab.clicks import click_times, clicks_per_minute
 from lab.pcm import FloatArray
@@ -48,3 +52,21 @@ def test_rate_is_per_minute_of_signal() -> None:
     assert clicks_per_minute(x, 8000) == pytest.approx(30.0)
     with pytest.raises(ValueError):
         clicks_per_minute(np.zeros(0), 8000)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    freq=st.floats(100, 3000),
+    at=st.lists(st.integers(400, 15600), min_size=1, max_size=4, unique=True),
+    k=st.floats(10, 200),
+)
+def test_clicks_well_above_the_local_scale_are_found_exactly(
+    freq: float, at: list[int], k: float
+) -> None:
+    # A tone's third difference peaks at A·(2·sin(πf/fs))³; a click k times that stands out
+    # (a small click on a loud high tone hides in the tone's own steps, by design).
+    at = sorted(at)
+    assume(all(b - a >= 400 for a, b in itertools.pairwise(at)))  # 25 ms apart at 16 kHz
+    x = tone(freq, 16000, 1.0)
+    x[at] += k * 0.3 * (2 * np.sin(np.pi * freq / 16000)) ** 3
+    assert click_times(x, 16000) == pytest.approx([i / 16000 for i in at], abs=2 / 16000)

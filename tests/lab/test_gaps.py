@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from lab.codecs import ulaw_roundtrip
 from lab.gaps import find_gaps
@@ -68,3 +72,36 @@ def test_many_gaps_keep_their_alignment(clean_speech: FloatArray) -> None:
     found = find_gaps(received, clean_speech, RATE)
     shifted = [at + 0.02 * k for k, at in enumerate(starts)]
     assert [g.start_s for g in found] == pytest.approx(shifted)
+
+
+def _speech_positions(clean: FloatArray, margin_s: float) -> list[float]:
+    """Times (s) at least ``margin_s`` away from any digital silence of the sent signal."""
+    from lab.runs import runs
+
+    silent = np.zeros(len(clean), dtype=bool)
+    m = round(margin_s * RATE)
+    for start, end in runs(clean == 0.0):
+        silent[max(start - m, 0) : end + m] = True
+    return [i / RATE for i in range(0, len(clean), RATE // 100) if not silent[i]]
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_any_underruns_inside_speech_are_found_exactly(
+    clean_speech: FloatArray, data: st.DataObject
+) -> None:
+    candidates = _speech_positions(clean_speech, margin_s=0.03)
+    picks = data.draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=5, unique=True))
+    picks = sorted(picks)
+    assume(all(b - a >= 0.05 for a, b in itertools.pairwise(picks)))
+    lengths = data.draw(st.lists(st.integers(10, 80), min_size=len(picks), max_size=len(picks)))
+    received = clean_speech
+    for at, ms in reversed(list(zip(picks, lengths, strict=True))):
+        received = insert(received, at, ms / 1000)
+    expected: list[float] = []
+    shift = 0.0
+    for at, ms in zip(picks, lengths, strict=True):
+        expected += [at + shift, ms / 1000]
+        shift += ms / 1000
+    found = [v for g in find_gaps(received, clean_speech, RATE) for v in (g.start_s, g.duration_s)]
+    assert found == pytest.approx(expected, abs=1 / RATE)
