@@ -268,15 +268,17 @@ def read_turnlogs(paths: Iterable[str | Path]) -> TurnLog:
     log = TurnLog()
     for path in paths:
         try:
-            with Path(path).open(encoding="utf-8") as f:
-                for number, line in enumerate(f, start=1):
-                    if not line.strip():
+            with Path(path).open("rb") as f:  # decoded per line: one bad byte costs one line
+                for number, raw in enumerate(f, start=1):
+                    if not raw.strip():
                         continue
                     try:
-                        log.records.append(parse_line(line))
+                        log.records.append(parse_line(raw.decode("utf-8")))
+                    except UnicodeDecodeError as exc:
+                        log.problems.append(LogProblem(f"{path}:{number}", f"not UTF-8: {exc}"))
                     except TurnLogError as exc:
                         log.problems.append(LogProblem(f"{path}:{number}", str(exc)))
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             log.problems.append(LogProblem(str(path), f"cannot read: {exc}"))
     return log
 

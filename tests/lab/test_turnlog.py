@@ -113,11 +113,20 @@ def test_reading_reports_bad_lines_and_keeps_the_rest(tmp_path: Path) -> None:
     with log.open("a") as f:
         f.write('{"v": 1, "call_id": "CA1", "path": "twilio-ws", "tu\n')  # torn line
         f.write("\n")
+    with log.open("ab") as fb:
+        fb.write(b'{"v": 1, "call_id": "CA\xff"}\n')  # a stray byte
     TurnLogWriter(log).close()  # reopening appends, never truncates
+    with TurnLogWriter(log) as writer:
+        writer.write(full_turn(turn=2))
     read = read_turnlogs([log, tmp_path / "missing.jsonl"])
-    assert [r.turn for r in read.records] == [0, 1]
-    assert [p.where for p in read.problems] == [f"{log}:3", str(tmp_path / "missing.jsonl")]
+    assert [r.turn for r in read.records] == [0, 1, 2]
+    assert [p.where for p in read.problems] == [
+        f"{log}:3",
+        f"{log}:5",
+        str(tmp_path / "missing.jsonl"),
+    ]
     assert "not JSON" in read.problems[0].message
+    assert "not UTF-8" in read.problems[1].message
 
 
 def test_writers_in_turn_append_whole_lines(tmp_path: Path) -> None:
