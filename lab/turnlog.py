@@ -13,6 +13,10 @@ writer holding a ``time.monotonic()`` reading (the pacer's clock) converts it wi
      "caller_first_audio": 1795000001.530, "latency_s": 1.41,
      "pacer": {"underruns": 0, "frames": 212}, "source": "agent"}
 
+Merging needs every writer to name a turn the same way: ``call_id`` is the call's one id
+across processes (the Twilio CallSid on phone paths, the room name on webrtc), and ``turn``
+counts the caller's utterances in the call from 0.
+
 ``latency_s`` is the response latency — caller speech end to first audio at the caller — as a
 writer measured it on its own clock (a duration, so valid even across hosts); when absent it is
 derived from the two timestamps. ``pacer`` carries the pacer's stats for the turn; the report

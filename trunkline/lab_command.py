@@ -48,10 +48,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _command_line(args: argparse.Namespace, speech_files: list[Path]) -> str:
+def _command_line(args: argparse.Namespace) -> str:
     """The run's settings as a command that repeats it (recorded in every report)."""
-    parts = ["trunkline", "lab", "--speech", *map(str, speech_files), "--out", str(args.out)]
-    parts += ["--opus-bitrate", str(args.opus_bitrate)]
+    parts = ["trunkline", "lab"]
+    parts += ["--speech", *map(str, args.speech)] if args.speech else []
+    parts += ["--out", str(args.out), "--opus-bitrate", str(args.opus_bitrate)]
     parts += ["--no-synth"] if args.no_synth else ["--synth-seconds", str(args.synth_seconds)]
     return shlex.join(parts)
 
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     for result in results:
         for table in result.tables:
             console.print(table)
-    env = environment(_command_line(args, files))
+    env = environment(_command_line(args))
     json_path = write_json(results, env, out / "lab.json")
     md_path = write_markdown(results, env, out / "REPORT.md")
     figures = sum(len(r.figures) for r in results)
