@@ -5,17 +5,18 @@ it saw and the report merges lines of the same ``(call_id, turn)``. The waterfal
 are epoch seconds from ``time.time()`` on one host (the lab runs everything on one machine), so
 stages measured in different processes subtract meaningfully; any of them may be missing. A
 writer holding a ``time.monotonic()`` reading (the pacer's clock) converts it with
-:func:`epoch_from_monotonic`. One line, version 1, every key optional except the first three::
+:func:`epoch_from_monotonic`. One line of version 1 (only ``v``, ``call_id``, ``path`` and
+``turn`` are required; this one is two writers' lines merged)::
 
     {"v": 1, "call_id": "CA12…", "path": "twilio-ws", "turn": 3,
      "caller_speech_end": 1795000000.120, "turn_detected": 1795000000.690,
      "model_first_audio": 1795000001.410, "pacer_first_frame": 1795000001.472,
      "caller_first_audio": 1795000001.530, "latency_s": 1.41,
-     "pacer": {"underruns": 0, "frames": 212}, "source": "agent"}
+     "pacer": {"underruns": 0, "frames": 212}, "source": "agent+caller"}
 
 Merging needs every writer to name a turn the same way: ``call_id`` is the call's one id
-across processes (the Twilio CallSid on phone paths, the room name on webrtc), and ``turn``
-counts the caller's utterances in the call from 0.
+across processes (e.g. the Twilio CallSid, or the LiveKit room name), and ``turn`` counts
+the caller's utterances in the call from 0.
 
 ``latency_s`` is the response latency — caller speech end to first audio at the caller — as a
 writer measured it on its own clock (a duration, so valid even across hosts); when absent it is
