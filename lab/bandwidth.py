@@ -8,9 +8,10 @@ Two methods, always reported by name because they disagree by design:
 - :func:`fft_bin_bandwidth` (labelled "FFT-bin"): each 32 ms frame's own rolloff taken as the
   first FFT bin whose cumulative magnitude reaches 99 % (no interpolation, no activity gate),
   then the median over frames. Its figures sit on the 31.25 Hz bin grid like the published
-  comparison's (8,438 Hz and 3,968.75 Hz are bins 270 and 127), and a noise-only frame of an
-  8 kHz signal lands exactly on 3,968.75 Hz — the top bin below Nyquist — whatever the speech
-  did. It exists to show how such figures arise, not to rank paths.
+  comparison's (8,438 Hz and 3,968.75 Hz are bins 270 and 127), and noise-only frames of an
+  8 kHz signal land on 3,968.75 Hz — the top bin below Nyquist — whatever the speech did (the
+  median over white-noise frames is exactly that bin). It exists to show how such figures
+  arise, not to rank paths.
 """
 
 from __future__ import annotations

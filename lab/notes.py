@@ -67,8 +67,9 @@ are shown and always named:
 {figures}Why they differ. A 32 ms FFT has bins 31.25 Hz apart at any rate, so FFT-bin figures
 are multiples of 31.25 Hz — as are the published 8,438 Hz (bin 270) and ~3,969 Hz
 (3,968.75 Hz, bin 127 of a 256-point FFT at 8 kHz, the top bin below Nyquist). A frame
-holding only white noise spreads its energy evenly up to Nyquist, so its rolloff is exactly
-3,968.75 Hz at 8 kHz, whatever the speech did; without an activity gate, pauses, line noise
+holding only white noise spreads its energy evenly up to Nyquist, so its rolloff sits at the
+top bins — the median over white-noise frames at 8 kHz is exactly 3,968.75 Hz — whatever the
+speech did; without an activity gate, pauses, line noise
 and μ-law quantisation noise pull the figure to the top of the band. A PSTN figure of
 3,968.75 Hz therefore says the measurement was noise- or Nyquist-bound, not that speech
 filled the band. Welch over active speech drops those frames and interpolates between bins,
