@@ -54,6 +54,9 @@ def find_gaps(
 ) -> list[Span]:
     """Digital-silence gaps in ``received`` that ``sent`` (same rate) did not contain.
 
+    When the path is lossy, pass ``sent`` through the same codec first (e.g.
+    :func:`lab.codecs.ulaw_roundtrip`): μ-law turns the sender's near-silence into the same
+    digital silence the receiver sees, and a pause must look alike on both sides to be one.
     ``max_drift_s`` bounds how far the received audio may have shifted against the sent audio
     (the sum of inserted silence and transport delay) around the running alignment.
     """
