@@ -148,9 +148,7 @@ class PacedAudioOutput(io.AudioOutput):
         for pcm in self._to_stream_rate(frame, stream.sample_rate):
             stats = stream.push_nowait(pcm)
             if stats is not None and entry.segment is None:
-                entry.segment = stats
-                entry.timeline = Timeline(stream.sample_rate)
-                self._by_segment[id(stats)] = entry
+                self._bind(entry, stats)
         await stream.wait_for_space()
 
     def flush(self) -> None:
@@ -259,7 +257,15 @@ class PacedAudioOutput(io.AudioOutput):
     # ---- the paced side (called by the ticker) -------------------------------------------
 
     def on_segment_start(self, segment: SegmentStats) -> None:
-        pass
+        # with no hold left to wait, a segment starts inside the push that opened it
+        entry = self._capturing
+        if id(segment) not in self._by_segment and entry is not None and entry.segment is None:
+            self._bind(entry, segment)
+
+    def _bind(self, entry: _Entry, segment: SegmentStats) -> None:
+        entry.segment = segment
+        entry.timeline = Timeline(segment.sample_rate)
+        self._by_segment[id(segment)] = entry
 
     def on_frame(self, frame: PacedFrame) -> None:
         entry = self._by_segment.get(id(frame.segment))
