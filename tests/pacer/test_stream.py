@@ -184,7 +184,7 @@ async def test_lead_inserts_silence_only_when_a_frame_is_due(
     assert sink.frames[2].at == pytest.approx(T0 + 0.10)
 
 
-async def test_late_tick_reanchors_instead_of_bursting(
+async def test_a_late_wakeup_sends_what_it_owed_and_keeps_the_grid(
     clock: VirtualClock, ticker: Ticker, sink: RecordingSink
 ) -> None:
     s = stream(sink, ticker)
@@ -192,17 +192,36 @@ async def test_late_tick_reanchors_instead_of_bursting(
     s.flush()
     clock.advance(0.1)  # frames .00 ... .10 (flushed, so it started at once)
     n = len(sink.frames)
-    clock.lag = 0.045  # the loop stalls: the .12 tick runs at .165
+    clock.lag = 0.045  # the process stalls: the .12 tick runs at .165
     clock.advance(0.066)
     clock.lag = 0.0
-    assert len(sink.frames) == n + 1  # one frame, not a burst of three
-    assert sink.frames[n].at == pytest.approx(T0 + 0.165)
+    # the three frames due by then go out together, on their own deadlines
+    assert [f.deadline - T0 for f in sink.frames[n:]] == pytest.approx([0.12, 0.14, 0.16])
+    assert all(f.at == pytest.approx(T0 + 0.165) for f in sink.frames[n:])
     clock.advance(1.0)
-    after = sink.frames[n + 1 :]
-    # re-anchored on the grid at .16: the next deadlines are .18, .20, ...
-    assert after[0].at == pytest.approx(T0 + 0.18)
+    deadlines = [f.deadline for f in sink.frames]
+    assert np.allclose(np.diff(deadlines), 0.02, atol=1e-9)  # no drift
     seg = sink.ended[0]
     assert seg.late_ticks == 1 and seg.max_lateness == pytest.approx(0.045)
+    np.testing.assert_array_equal(sink.content(), ramp(8000))
+
+
+async def test_a_stall_beyond_the_catch_up_limit_reanchors(
+    clock: VirtualClock, ticker: Ticker, sink: RecordingSink
+) -> None:
+    s = stream(sink, ticker)
+    await s.push(ramp(8000))
+    s.flush()
+    clock.advance(0.1)
+    n = len(sink.frames)
+    clock.lag = 0.5  # half a second without running: not made good in a burst
+    clock.advance(0.53)
+    clock.lag = 0.0
+    assert len(sink.frames) == n + 1
+    assert sink.frames[n].at == pytest.approx(T0 + 0.62)
+    clock.advance(1.0)
+    assert sink.frames[n + 1].deadline == pytest.approx(T0 + 0.64)
+    assert sink.ended[0].late_ticks == 1
     np.testing.assert_array_equal(sink.content(), ramp(8000))
 
 

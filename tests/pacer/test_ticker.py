@@ -15,6 +15,7 @@ class Client:
         self.every = every
         self.woken: list[float] = []
         self.slot = 0
+        self.tick_slot: int | None = None
 
     def on_tick(self, now: float) -> int | None:
         self.woken.append(now)
@@ -93,6 +94,8 @@ def test_late_wakeup_is_seen_by_clients_and_past_slots_are_not_rebooked(
 
 def test_a_failing_client_does_not_stop_the_others(clock: VirtualClock, ticker: Ticker) -> None:
     class Broken:
+        tick_slot: int | None = None
+
         def on_tick(self, now: float) -> int | None:
             raise RuntimeError("boom")
 

@@ -38,16 +38,18 @@ class Segment:
     def take(self, n: int) -> Pcm:
         """Remove and return the next ``n`` samples (``n <= queued``)."""
         head = self._chunks[0]
-        end = self._head + n
-        if end <= len(head):
-            out = head[self._head : end]
-            if end == len(head):
-                self._chunks.popleft()
-                self._head = 0
-            else:
-                self._head = end
+        start = self._head
+        end = start + n
+        size = len(head)
+        if end < size:
+            self._head = end
             self.queued -= n
-            return out
+            return head[start:end]
+        if end == size:
+            self._chunks.popleft()
+            self._head = 0
+            self.queued -= n
+            return head[start:end]
         parts: list[Pcm] = []
         need = n
         while need:

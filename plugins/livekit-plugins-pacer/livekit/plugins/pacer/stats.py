@@ -34,7 +34,7 @@ class SegmentStats:
     underrun_samples: int = 0
     """Silence the pacer inserted because the producer was late."""
     late_ticks: int = 0
-    """Frames that went out a whole frame or more after their deadline (schedule re-anchored)."""
+    """Wake-ups a whole frame or more after the deadline (this process was busy)."""
     max_lateness: float = 0.0
     queue_high_water_samples: int = 0
     flushed: bool = False

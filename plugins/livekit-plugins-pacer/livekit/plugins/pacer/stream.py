@@ -9,8 +9,9 @@ Deadlines are ``start + n·frame`` on the grid. A frame may go out up to ``lead`
 deadline, so a sink that buffers (Twilio, an rtc.AudioSource queue) never notices this
 process's scheduling jitter; barge-in still cuts within ``lead`` plus one frame. When the
 producer is late, a frame of silence goes out at the deadline (the sink stays continuous and
-the underrun is counted) and the schedule carries on without catching up. When the *ticker* is
-late by a whole frame or more, the schedule re-anchors to now instead of bursting.
+the underrun is counted) and the schedule carries on: the late audio follows at one frame per
+deadline, never in a burst. When this *process* wakes late, the frames it owed go out at once
+so the grid never drifts, up to ``CATCH_UP_LIMIT``; beyond that the grid re-anchors.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ from .stats import SegmentStats, StreamStats
 from .ticker import QUANTUM_MS, Ticker, shared_ticker
 
 _EPS = 1e-9
+
+CATCH_UP_LIMIT = 0.2
+"""Longest stall of this process that is made good by sending the overdue frames at once.
+
+A late wake-up is the process's fault, not the producer's: the frames it owed are sent as soon
+as it runs again, so the schedule keeps its absolute grid and nothing drifts. A stall longer
+than this is not caught up — a burst that large would overflow an rtc.AudioSource queue
+(200 ms in LiveKit Agents) — and the grid re-anchors at the current slot instead.
+"""
 
 
 class PacerClosedError(RuntimeError):
@@ -115,8 +125,11 @@ class PacedStream:
             raise ValueError("max_buffer_ms must be > 0")
         self._sink = sink
         self._on_stats = on_stats
+        self.tick_slot: int | None = None
         self._ticker = ticker if ticker is not None else shared_ticker()
         self._clock = self._ticker.clock
+        self._origin = self._ticker.slot_time(0)
+        self._quantum = self._ticker.quantum
         self.sample_rate = sample_rate
         self.frame_ms = frame_ms
         self.lead_ms = lead_ms
@@ -147,6 +160,7 @@ class PacedStream:
         self._generation = 0
         self._space = asyncio.Event()
         self._space.set()
+        self._blocked = False
         self._idle = asyncio.Event()
         self._idle.set()
         self.stats = StreamStats(sample_rate=sample_rate)
@@ -178,6 +192,7 @@ class PacedStream:
         """Until no more than ``max_buffer_ms`` is queued, or a ``clear()`` emptied the queue."""
         generation = self._generation
         while self._queued > self._max_queued and generation == self._generation:
+            self._blocked = True
             self._space.clear()
             await self._space.wait()
         if self._closed:
@@ -240,6 +255,7 @@ class PacedStream:
         self._resume_slot = None
         self._ticker.cancel(self)
         self._generation += 1
+        self._blocked = False
         self._space.set()
         self._idle.set()
         return cut
@@ -274,11 +290,8 @@ class PacedStream:
 
     # ---- ticker side ---------------------------------------------------------------------
 
-    def on_tick(self, now: float) -> int | None:
-        return self._service(now)
-
     def _run(self, now: float) -> None:
-        nxt = self._service(now)
+        nxt = self.on_tick(now)
         if nxt is None:
             self._ticker.cancel(self)
         else:
@@ -304,9 +317,9 @@ class PacedStream:
         self._starved = False
         self._awaiting_audio = False
 
-    def _service(self, now: float) -> int | None:
+    def on_tick(self, now: float) -> int | None:
         """Send whatever is due at ``now``; return the slot to wake at next (None: nothing to
-        do until the producer acts)."""
+        do until the producer acts). The ticker calls this; so do push, flush and resume."""
         if self._paused or self._closed:
             return None
         ticker = self._ticker
@@ -335,62 +348,74 @@ class PacedStream:
 
     def _emit_due(self, seg: Segment, now: float) -> int | None:
         """Send the head segment's due frames. Returns the wake slot, or None when the segment
-        has been sent completely."""
-        ticker = self._ticker
+        has been sent completely. This runs once per frame per stream: kept lean on purpose."""
         stats = seg.stats
         frame_samples = self.frame_samples
+        origin, quantum = self._origin, self._quantum
         self._awaiting_audio = False
-        lateness = now - ticker.slot_time(self._next_slot)
-        if lateness > stats.max_lateness and stats.frames_out:
-            stats.max_lateness = lateness
-        if lateness >= self._frame_s - _EPS:
-            # the loop stalled past a whole frame: restart the grid here rather than burst
-            if stats.frames_out:
+        slot = self._next_slot
+        lateness = now - (origin + slot * quantum)
+        if lateness > 0.0 and stats.frames_out:
+            if lateness > stats.max_lateness:
+                stats.max_lateness = lateness
+            if lateness >= self._frame_s - _EPS:
                 stats.late_ticks += 1
-            self._next_slot = ticker.slot_at_or_before(now)
+                if lateness > CATCH_UP_LIMIT:
+                    slot = self._ticker.slot_at_or_before(now)
+        elif lateness >= self._frame_s - _EPS:
+            slot = self._ticker.slot_at_or_before(now)  # a start long after its slot
         horizon = now + self._lead_s + _EPS
         generation = self._generation
+        sink = self._sink
+        silence = self._silence
+        step = self._frame_slots
         while True:
             queued = seg.queued
-            if not queued and seg.flushed_at is not None:
+            flushed = seg.flushed_at is not None
+            if not queued and flushed:
+                self._next_slot = slot
                 return None
-            deadline = ticker.slot_time(self._next_slot)
+            deadline = origin + slot * quantum
             if deadline > horizon:
-                return self._next_slot - self._lead_slots
+                self._next_slot = slot
+                return slot - self._lead_slots
             if queued >= frame_samples:
                 pcm = seg.take(frame_samples)
                 content = frame_samples
-            elif seg.flushed_at is not None:
-                pcm = np.concatenate([seg.take(queued), self._silence[queued:]])
+                self._starved = False
+            elif flushed:
+                pcm = np.concatenate([seg.take(queued), silence[queued:]])
                 content = queued
                 stats.padded_samples += frame_samples - queued
             elif deadline > now + _EPS:
                 # ahead of time and short of a frame: wait for audio until the frame is due
                 self._awaiting_audio = True
-                return self._next_slot
+                self._next_slot = slot
+                return slot
             else:
                 # due and short of a frame: the producer is late
-                if queued:
-                    pcm = np.concatenate([seg.take(queued), self._silence[queued:]])
-                else:
-                    pcm = self._silence
+                pcm = np.concatenate([seg.take(queued), silence[queued:]]) if queued else silence
                 content = queued
                 if not self._starved:
                     stats.underruns += 1
+                    self._starved = True
                 stats.underrun_samples += frame_samples - queued
             self._queued -= content
             stats.frames_out += 1
             stats.emitted_samples += content
-            self._starved = content < frame_samples and seg.flushed_at is None
-            self._next_slot += self._frame_slots
-            if self._queued <= self._max_queued and not self._space.is_set():
+            slot += step
+            self._next_slot = slot
+            if self._blocked and self._queued <= self._max_queued:
+                self._blocked = False
                 self._space.set()
             if stats.first_frame_at is None:
                 stats.first_frame_at = now
-                self._sink.on_segment_start(stats)
-            self._sink.on_frame(PacedFrame(pcm, content, deadline, stats))
+                sink.on_segment_start(stats)
+            sink.on_frame(PacedFrame(pcm, content, deadline, stats))
             if generation != self._generation:
                 return None
+            if origin + slot * quantum > horizon and (seg.queued or seg.flushed_at is None):
+                return slot - self._lead_slots  # the usual case: one frame, nothing more due
 
     def _end_segment(self, seg: Segment, now: float) -> None:
         stats = seg.stats

@@ -26,6 +26,10 @@ _EPS = 1e-9
 
 
 class TickClient(Protocol):
+    tick_slot: int | None
+    """The client's booking, kept on the client so the hot path needs no lookups; the ticker
+    owns it."""
+
     def on_tick(self, now: float) -> int | None:
         """Do what is due at ``now``; return the next slot to be woken at, or None to rest."""
         ...
@@ -44,7 +48,6 @@ class Ticker:
         self._origin = self._clock.now()
         self._buckets: dict[int, list[TickClient]] = {}
         self._heap: list[int] = []
-        self._booking: dict[int, int] = {}  # id(client) -> slot
         self._timer: TimerHandle | None = None
         self._timer_slot: int | None = None
         self._firing = False
@@ -69,22 +72,25 @@ class Ticker:
 
     def book(self, client: TickClient, slot: int) -> None:
         """Wake ``client`` at ``slot`` (replacing any earlier booking)."""
-        self._booking[id(client)] = slot
+        client.tick_slot = slot
+        self._add(client, slot)
+        if not self._firing and (self._timer_slot is None or slot < self._timer_slot):
+            self._arm()
+
+    def cancel(self, client: TickClient) -> None:
+        """Forget ``client``'s booking; the stale bucket entry is skipped when its slot comes."""
+        client.tick_slot = None
+
+    def is_booked(self, client: TickClient) -> bool:
+        return client.tick_slot is not None
+
+    def _add(self, client: TickClient, slot: int) -> None:
         bucket = self._buckets.get(slot)
         if bucket is None:
             self._buckets[slot] = [client]
             heapq.heappush(self._heap, slot)
         else:
             bucket.append(client)
-        if not self._firing and (self._timer_slot is None or slot < self._timer_slot):
-            self._arm()
-
-    def cancel(self, client: TickClient) -> None:
-        """Forget ``client``'s booking; the stale bucket entry is skipped when its slot comes."""
-        self._booking.pop(id(client), None)
-
-    def is_booked(self, client: TickClient) -> bool:
-        return id(client) in self._booking
 
     def _arm(self) -> None:
         if self._timer is not None:
@@ -102,21 +108,30 @@ class Ticker:
         self._timer_slot = None
         now = self._clock.now()
         current = self.slot_at_or_before(now)
+        heap, buckets = self._heap, self._buckets
         self._firing = True
         try:
-            while self._heap and self._heap[0] <= current:
-                slot = heapq.heappop(self._heap)
-                for client in self._buckets.pop(slot):
-                    if self._booking.get(id(client)) != slot:
-                        continue
-                    del self._booking[id(client)]
+            while heap and heap[0] <= current:
+                slot = heapq.heappop(heap)
+                for client in buckets.pop(slot):
+                    if client.tick_slot != slot:
+                        continue  # cancelled or moved since
+                    client.tick_slot = None
                     try:
                         nxt = client.on_tick(now)
                     except Exception:
                         logger.exception("paced stream failed on tick; it is no longer paced")
                         continue
                     if nxt is not None:
-                        self.book(client, max(nxt, current + 1))
+                        if nxt <= current:
+                            nxt = current + 1
+                        client.tick_slot = nxt
+                        bucket = buckets.get(nxt)
+                        if bucket is None:
+                            buckets[nxt] = [client]
+                            heapq.heappush(heap, nxt)
+                        else:
+                            bucket.append(client)
         finally:
             self._firing = False
         self._arm()
