@@ -1,0 +1,341 @@
+"""The pacer as a LiveKit Agents audio output decorator.
+
+``session.output.audio = PacedAudioOutput(session.output.audio)`` puts the pacer in front of
+whatever the session plays into: RoomIO's track in a room, or a telephony leaf. The session
+sees the inner output's sample rate through this decorator, so it resamples the model's audio
+once, to the rate the sink needs, before the pacer frames it.
+
+Playback is reported from the inner output only — the pacer never claims audio it merely
+queued — and the inner output's positions are mapped back past the silence the pacer inserted,
+so an interrupted reply is truncated exactly where the listener stopped hearing it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from livekit import rtc
+from livekit.agents.voice import io
+
+from .hold import AdaptiveHold
+from .log import logger
+from .source_sink import to_audio_frame
+from .stats import SegmentStats
+from .stream import PacedFrame, PacedStream
+from .ticker import Ticker
+from .timeline import Timeline
+from .writer import SinkWriter
+
+ROOM_LEAD_MS = 100
+"""Lead used in front of RoomIO when ``lead_ms`` is left to choose.
+
+RoomIO re-chunks into 50 ms frames and feeds an ``rtc.AudioSource`` that runs its own 10 ms
+clock with a 200 ms queue. Strict one-frame-per-tick pacing in front of it leaves that queue
+nearly empty, so the two clocks' jitter turns into inserted silence (measured); a lead of two
+RoomIO frames keeps it fed. Barge-in is unaffected: RoomIO clears its queue on interruption.
+"""
+
+
+def default_lead_ms(inner: io.AudioOutput | None) -> int:
+    """The lead that suits the chain below: ``ROOM_LEAD_MS`` above RoomIO, else 0."""
+    node = inner
+    while node is not None:
+        if node.label == "RoomIO":
+            return ROOM_LEAD_MS
+        node = node.next_in_chain
+    return 0
+
+
+@dataclass(eq=False)
+class _Entry:
+    """One upstream segment, from its first captured frame to its reported playback."""
+
+    segment: SegmentStats | None = None
+    timeline: Timeline | None = None
+    handed: bool = False
+    """Some of its frames reached the inner output, which will report its playback."""
+    done: bool = False
+    position: float = 0.0
+    interrupted: bool = False
+    transcript: str | None = None
+
+
+class PacedAudioOutput(io.AudioOutput):
+    """Paces the agent's audio into ``next_in_chain``.
+
+    Args:
+        next_in_chain: the output to decorate (``session.output.audio``).
+        frame_ms, prebuffer_ms, adaptive_hold, max_buffer_ms, ticker: as :class:`PacedStream`.
+        lead_ms: how far ahead of real time frames may go; None picks
+            :func:`default_lead_ms` (100 ms above RoomIO, 0 otherwise).
+        on_segment: called with each segment's :class:`SegmentStats` when it ends.
+
+    Frames must be mono PCM16. The session resamples to ``sample_rate`` (the inner output's
+    rate) before capture; a frame at another rate is resampled here, and if the inner rate
+    changes (a hot-swapped leaf) the pacer follows it at the next segment boundary.
+    """
+
+    def __init__(
+        self,
+        next_in_chain: io.AudioOutput,
+        *,
+        frame_ms: int = 20,
+        prebuffer_ms: float = 60,
+        lead_ms: int | None = None,
+        adaptive_hold: bool | AdaptiveHold = True,
+        max_buffer_ms: float = 5000,
+        ticker: Ticker | None = None,
+        on_segment: Callable[[SegmentStats], None] | None = None,
+        label: str = "Pacer",
+    ) -> None:
+        super().__init__(
+            label=label,
+            capabilities=io.AudioOutputCapabilities(pause=True),
+            next_in_chain=next_in_chain,
+        )
+        self._frame_ms = frame_ms
+        self._prebuffer_ms = prebuffer_ms
+        self._lead_ms = default_lead_ms(next_in_chain) if lead_ms is None else lead_ms
+        self._hold = (
+            adaptive_hold
+            if isinstance(adaptive_hold, AdaptiveHold)
+            else AdaptiveHold(initial=prebuffer_ms / 1000.0, adaptive=adaptive_hold)
+        )
+        self._max_buffer_ms = max_buffer_ms
+        self._ticker = ticker
+        self._on_segment = on_segment
+        self._stream: PacedStream | None = None
+        self._writer: SinkWriter | None = None
+        self._resampler: rtc.AudioResampler | None = None
+        self._entries: deque[_Entry] = deque()
+        self._capturing: _Entry | None = None
+        self._by_segment: dict[int, _Entry] = {}
+        self._inner_open = False
+        self._paused = False
+
+    @property
+    def lead_ms(self) -> int:
+        return self._lead_ms
+
+    @property
+    def stream(self) -> PacedStream | None:
+        """The pacing stream (None until the first frame fixes the sample rate)."""
+        return self._stream
+
+    @property
+    def sample_rate(self) -> int | None:
+        if self._sample_rate is not None:
+            return self._sample_rate
+        return self.next_in_chain.sample_rate if self.next_in_chain else None
+
+    # ---- upstream (the session) ----------------------------------------------------------
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        if frame.num_channels != 1:
+            raise ValueError(f"PacedAudioOutput takes mono audio, got {frame.num_channels} ch")
+        before = self.captured_playout_segments
+        await super().capture_frame(frame)
+        if self.captured_playout_segments != before:
+            self._capturing = _Entry()
+            self._entries.append(self._capturing)
+        entry = self._capturing
+        if entry is None:
+            return  # the rest of a segment that clear_buffer() cut: it never plays
+        stream = self._stream_for(frame.sample_rate, new_segment=entry.segment is None)
+        for pcm in self._to_stream_rate(frame, stream.sample_rate):
+            stats = stream.push_nowait(pcm)
+            if stats is not None and entry.segment is None:
+                self._bind(entry, stats)
+        await stream.wait_for_space()
+
+    def flush(self) -> None:
+        super().flush()
+        entry, self._capturing = self._capturing, None
+        if entry is None:
+            return
+        if self._stream is not None:
+            for pcm in self._drain_resampler():
+                self._stream.push_nowait(pcm)
+        if entry.segment is None:
+            # only empty frames were captured: there is nothing to play
+            self._resolve(entry, 0.0, interrupted=False)
+            return
+        assert self._stream is not None
+        self._stream.flush()
+
+    def clear_buffer(self) -> None:
+        self._capturing = None
+        self._resampler = None
+        if self._stream is not None:
+            self._stream.clear()
+        # segments none of whose frames reached the inner output played nothing; the one the
+        # inner output holds is reported by it once the interrupt below reaches it
+        for entry in list(self._entries):
+            if not entry.handed and not entry.done:
+                self._resolve(entry, 0.0, interrupted=True)
+        if self._writer is not None:
+            self._writer.interrupt(self._interrupt_inner)
+        else:
+            self._interrupt_inner()
+
+    def pause(self) -> None:
+        super().pause()
+        self._paused = True
+        if self._stream is not None:
+            self._stream.pause()
+
+    def resume(self) -> None:
+        super().resume()
+        self._paused = False
+        if self._stream is not None:
+            self._stream.resume()
+
+    async def aclose(self) -> None:
+        """Stop pacing: drop queued audio and stop the delivery task."""
+        if self._stream is not None:
+            await self._stream.aclose()
+        if self._writer is not None:
+            await self._writer.aclose()
+
+    # ---- playback reports from the inner output ------------------------------------------
+
+    def on_playback_finished(
+        self,
+        *,
+        playback_position: float,
+        interrupted: bool,
+        synchronized_transcript: str | None = None,
+    ) -> None:
+        entry = self._playing_entry()
+        if entry is None:
+            logger.warning("inner output reported a playback the pacer did not hand it")
+            return
+        assert entry.timeline is not None
+        self._resolve(
+            entry,
+            entry.timeline.content_seconds(playback_position),
+            interrupted=interrupted,
+            transcript=synchronized_transcript,
+        )
+
+    def on_playback_progressed(self, *, started_at: float, offset: float, duration: float) -> None:
+        entry = self._playing_entry()
+        if entry is None or entry.timeline is None:
+            return
+        timeline = entry.timeline
+        rate = timeline.sample_rate
+        for run in timeline.runs_within(round(offset * rate), round(duration * rate)):
+            super().on_playback_progressed(
+                started_at=started_at + run.sent_start / rate,
+                offset=run.content_start / rate,
+                duration=run.length / rate,
+            )
+
+    def _playing_entry(self) -> _Entry | None:
+        return next((e for e in self._entries if e.handed and not e.done), None)
+
+    def _resolve(
+        self, entry: _Entry, position: float, *, interrupted: bool, transcript: str | None = None
+    ) -> None:
+        entry.done = True
+        entry.position = position
+        entry.interrupted = interrupted
+        entry.transcript = transcript
+        while self._entries and self._entries[0].done:
+            head = self._entries.popleft()
+            if head.segment is not None:
+                self._by_segment.pop(id(head.segment), None)
+            super().on_playback_finished(
+                playback_position=head.position,
+                interrupted=head.interrupted,
+                synchronized_transcript=head.transcript,
+            )
+
+    # ---- the paced side (called by the ticker) -------------------------------------------
+
+    def on_segment_start(self, segment: SegmentStats) -> None:
+        # with no hold left to wait, a segment starts inside the push that opened it
+        entry = self._capturing
+        if id(segment) not in self._by_segment and entry is not None and entry.segment is None:
+            self._bind(entry, segment)
+
+    def _bind(self, entry: _Entry, segment: SegmentStats) -> None:
+        entry.segment = segment
+        entry.timeline = Timeline(segment.sample_rate)
+        self._by_segment[id(segment)] = entry
+
+    def on_frame(self, frame: PacedFrame) -> None:
+        entry = self._by_segment.get(id(frame.segment))
+        if entry is None or self._writer is None:
+            return
+        audio = to_audio_frame(frame)
+
+        async def hand_over() -> None:
+            assert entry.timeline is not None and self.next_in_chain is not None
+            entry.timeline.add_frame(len(frame.pcm), frame.content_samples)
+            entry.handed = True
+            self._inner_open = True
+            await self.next_in_chain.capture_frame(audio)
+
+        self._writer.submit(hand_over)
+
+    def on_segment_end(self, segment: SegmentStats) -> None:
+        if segment.interrupted or self._writer is None:
+            return  # clear_buffer() interrupts the inner output itself
+        self._writer.submit(self._flush_inner)
+
+    def _flush_inner(self) -> None:
+        if self._inner_open and self.next_in_chain is not None:
+            self._inner_open = False
+            self.next_in_chain.flush()
+
+    def _interrupt_inner(self) -> None:
+        self._flush_inner()
+        if self.next_in_chain is not None:
+            self.next_in_chain.clear_buffer()
+
+    # ---- sample rates --------------------------------------------------------------------
+
+    def _stream_for(self, frame_rate: int, *, new_segment: bool) -> PacedStream:
+        rate = self.sample_rate or frame_rate
+        stream = self._stream
+        if stream is not None and (stream.sample_rate == rate or not new_segment):
+            return stream
+        if stream is not None and (stream.queued_samples or stream.current_segment):
+            return stream  # still playing the previous segment; resample into its rate
+        if self._writer is None:
+            self._writer = SinkWriter(name="pacer-audio-output")
+        self._stream = PacedStream(
+            self,
+            sample_rate=rate,
+            frame_ms=self._frame_ms,
+            prebuffer_ms=self._prebuffer_ms,
+            lead_ms=self._lead_ms,
+            adaptive_hold=self._hold,
+            max_buffer_ms=self._max_buffer_ms,
+            ticker=self._ticker,
+            on_stats=self._on_segment,
+        )
+        if self._paused:
+            self._stream.pause()
+        return self._stream
+
+    def _to_stream_rate(self, frame: rtc.AudioFrame, rate: int) -> list[np.ndarray]:
+        pcm = np.frombuffer(frame.data, dtype=np.int16)
+        if frame.sample_rate == rate:
+            self._resampler = None
+            return [pcm]
+        if self._resampler is None:
+            self._resampler = rtc.AudioResampler(
+                input_rate=frame.sample_rate, output_rate=rate, num_channels=1
+            )
+        return [np.frombuffer(f.data, dtype=np.int16) for f in self._resampler.push(frame)]
+
+    def _drain_resampler(self) -> list[np.ndarray]:
+        resampler, self._resampler = self._resampler, None
+        if resampler is None:
+            return []
+        return [np.frombuffer(f.data, dtype=np.int16) for f in resampler.flush()]

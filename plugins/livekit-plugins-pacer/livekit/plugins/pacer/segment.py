@@ -1,0 +1,68 @@
+"""The audio of one segment waiting in the pacer, and what is needed to learn its hold."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import numpy.typing as npt
+
+from .stats import SegmentStats
+
+Pcm = npt.NDArray[np.int16]
+
+
+class Segment:
+    """FIFO of pushed chunks, cut into frames without copying when a frame lies in one chunk."""
+
+    __slots__ = ("_chunks", "_head", "arrivals", "flushed_at", "queued", "stats")
+
+    def __init__(self, stats: SegmentStats) -> None:
+        self.stats = stats
+        self._chunks: deque[Pcm] = deque()
+        self._head = 0
+        self.queued = 0
+        self.arrivals: list[tuple[float, int]] = []
+        self.flushed_at: float | None = None
+
+    @property
+    def flushed(self) -> bool:
+        return self.flushed_at is not None
+
+    def append(self, pcm: Pcm, now: float) -> None:
+        self.arrivals.append((now, self.stats.pushed_samples))
+        self._chunks.append(pcm)
+        self.queued += len(pcm)
+        self.stats.pushed_samples += len(pcm)
+
+    def take(self, n: int) -> Pcm:
+        """Remove and return the next ``n`` samples (``n <= queued``)."""
+        head = self._chunks[0]
+        start = self._head
+        end = start + n
+        size = len(head)
+        if end < size:
+            self._head = end
+            self.queued -= n
+            return head[start:end]
+        if end == size:
+            self._chunks.popleft()
+            self._head = 0
+            self.queued -= n
+            return head[start:end]
+        parts: list[Pcm] = []
+        need = n
+        while need:
+            head = self._chunks[0]
+            avail = len(head) - self._head
+            if avail <= need:
+                parts.append(head[self._head :])
+                self._chunks.popleft()
+                self._head = 0
+                need -= avail
+            else:
+                parts.append(head[self._head : self._head + need])
+                self._head += need
+                need = 0
+        self.queued -= n
+        return np.concatenate(parts)

@@ -1,0 +1,104 @@
+"""What the pacer did, per segment and per stream, in units a listener would notice.
+
+Underruns and late ticks are what a caller hears as gaps; the hold and first-frame latency are
+what the pacer adds to response time. Times are monotonic seconds from the pacer's clock
+(``time.monotonic()`` in production) so a latency waterfall can line them up with its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class SegmentStats:
+    """One segment: the audio between a first push and ``flush()`` / ``clear()``."""
+
+    index: int
+    sample_rate: int
+    frame_samples: int
+    first_audio_at: float
+    """When the segment's first audio was pushed."""
+    hold: float = 0.0
+    """The start hold chosen for it, in seconds after ``first_audio_at``."""
+    first_frame_at: float | None = None
+    """When its first frame left the pacer (None if it never started)."""
+    ended_at: float | None = None
+    pushed_samples: int = 0
+    emitted_samples: int = 0
+    """Pushed samples that left the pacer (silence and padding not counted)."""
+    frames_out: int = 0
+    padded_samples: int = 0
+    underruns: int = 0
+    """Runs of consecutive starved frames (one stall is one underrun however long)."""
+    underrun_samples: int = 0
+    """Silence the pacer inserted because the producer was late."""
+    late_ticks: int = 0
+    """Wake-ups a whole frame or more after the deadline (this process was busy)."""
+    max_lateness: float = 0.0
+    queue_high_water_samples: int = 0
+    flushed: bool = False
+    interrupted: bool = False
+    needed_hold: float | None = None
+    """The hold that would have avoided every underrun, known once the segment is flushed."""
+
+    @property
+    def first_frame_latency(self) -> float | None:
+        """Time from first audio in to first frame out (hold + grid alignment + lateness)."""
+        if self.first_frame_at is None:
+            return None
+        return self.first_frame_at - self.first_audio_at
+
+    @property
+    def underrun_ms(self) -> float:
+        return self.underrun_samples * 1000.0 / self.sample_rate
+
+    @property
+    def queue_high_water_ms(self) -> float:
+        return self.queue_high_water_samples * 1000.0 / self.sample_rate
+
+    @property
+    def emitted_duration(self) -> float:
+        return self.emitted_samples / self.sample_rate
+
+
+@dataclass(slots=True)
+class StreamStats:
+    """Totals over a stream's life."""
+
+    sample_rate: int
+    segments: int = 0
+    interrupted_segments: int = 0
+    frames_out: int = 0
+    emitted_samples: int = 0
+    underruns: int = 0
+    underrun_samples: int = 0
+    late_ticks: int = 0
+    max_lateness: float = 0.0
+    queue_high_water_samples: int = 0
+    holds: list[float] = field(default_factory=list)
+    """Hold chosen for each segment, in order (bounded to the most recent 256)."""
+
+    @property
+    def underrun_ms(self) -> float:
+        return self.underrun_samples * 1000.0 / self.sample_rate
+
+    @property
+    def queue_high_water_ms(self) -> float:
+        return self.queue_high_water_samples * 1000.0 / self.sample_rate
+
+    def add(self, seg: SegmentStats) -> None:
+        """Fold a finished segment into the totals."""
+        self.segments += 1
+        self.interrupted_segments += int(seg.interrupted)
+        self.frames_out += seg.frames_out
+        self.emitted_samples += seg.emitted_samples
+        self.underruns += seg.underruns
+        self.underrun_samples += seg.underrun_samples
+        self.late_ticks += seg.late_ticks
+        self.max_lateness = max(self.max_lateness, seg.max_lateness)
+        self.queue_high_water_samples = max(
+            self.queue_high_water_samples, seg.queue_high_water_samples
+        )
+        self.holds.append(seg.hold)
+        del self.holds[:-256]

@@ -1,0 +1,444 @@
+"""The transport-agnostic pacer: bursty PCM in, one fixed-size frame per deadline out.
+
+A producer pushes mono PCM16 of any chunk size, faster than real time and with stalls. The
+stream cuts it into frames and hands each to a sink when its deadline comes, on the shared
+ticker's drift-free grid. Segments (one model reply each) start after a hold measured in time,
+end on ``flush()`` with the last partial frame padded, and are dropped at once by ``clear()``.
+
+Deadlines are ``start + n·frame`` on the grid. A frame may go out up to ``lead`` before its
+deadline, so a sink that buffers (Twilio, an rtc.AudioSource queue) never notices this
+process's scheduling jitter; barge-in still cuts within ``lead`` plus one frame. When the
+producer is late, a frame of silence goes out at the deadline (the sink stays continuous and
+the underrun is counted) and the schedule carries on: the late audio follows at one frame per
+deadline, never in a burst. When this *process* wakes late, the frames it owed go out at once
+so the grid never drifts, up to ``CATCH_UP_LIMIT``; beyond that the grid re-anchors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from .hold import AdaptiveHold, needed_hold
+from .segment import Pcm, Segment
+from .stats import SegmentStats, StreamStats
+from .ticker import QUANTUM_MS, Ticker, shared_ticker
+
+_EPS = 1e-9
+
+CATCH_UP_LIMIT = 0.2
+"""Longest stall of this process that is made good by sending the overdue frames at once.
+
+A late wake-up is the process's fault, not the producer's: the frames it owed are sent as soon
+as it runs again, so the schedule keeps its absolute grid and nothing drifts. A stall longer
+than this is not caught up — a burst that large would overflow an rtc.AudioSource queue
+(200 ms in LiveKit Agents) — and the grid re-anchors at the current slot instead.
+"""
+
+
+class PacerClosedError(RuntimeError):
+    """Audio was pushed into a stream that has been closed."""
+
+
+@dataclass(slots=True)
+class PacedFrame:
+    """One frame leaving the pacer."""
+
+    pcm: Pcm
+    """Exactly ``frame_samples`` mono PCM16 samples; read-only, may view pushed audio."""
+    content_samples: int
+    """How many leading samples are pushed audio; the rest is inserted silence or padding."""
+    deadline: float
+    """Monotonic time this frame is due to start playing."""
+    segment: SegmentStats
+
+
+class PacedSink(Protocol):
+    """Where paced frames go. Called synchronously from the ticker, so it must not block:
+    hand the frame to a socket buffer, a queue or a task (see ``AsyncSinkWriter``)."""
+
+    def on_segment_start(self, segment: SegmentStats) -> None:
+        """The segment's first frame is about to be sent."""
+
+    def on_frame(self, frame: PacedFrame) -> None: ...
+
+    def on_segment_end(self, segment: SegmentStats) -> None:
+        """The segment's last frame has been sent (or ``segment.interrupted``: it was
+        cleared). Only segments that started are reported."""
+
+
+def as_pcm(pcm: bytes | bytearray | memoryview | Pcm) -> Pcm:
+    """Validate and adopt mono PCM16; the result is never mutated by the caller afterwards."""
+    if isinstance(pcm, np.ndarray):
+        if pcm.dtype != np.int16 or pcm.ndim != 1:
+            raise ValueError(f"expected 1-D int16 PCM, got {pcm.dtype} with shape {pcm.shape}")
+        return pcm.copy()
+    raw = bytes(pcm) if not isinstance(pcm, bytes) else pcm
+    if len(raw) % 2:
+        raise ValueError(f"PCM16 needs an even number of bytes, got {len(raw)}")
+    return np.frombuffer(raw, dtype=np.int16)
+
+
+class PacedStream:
+    """Paces one outbound audio stream.
+
+    Args:
+        sink: receives segment starts, frames and segment ends.
+        sample_rate: of both the pushed audio and the frames (a multiple of 100 Hz).
+        frame_ms: frame length, a multiple of 10 ms (10 and 20 are usual).
+        prebuffer_ms: hold of the first segment; later ones learn theirs when adaptive.
+        lead_ms: how far ahead of its deadline a frame may go out (multiple of 10 ms).
+        adaptive_hold: True (learn, capped at 250 ms), False (always ``prebuffer_ms``), or
+            a configured :class:`AdaptiveHold`.
+        max_buffer_ms: ``push`` waits while more than this is queued (backpressure).
+        ticker: defaults to the running loop's shared ticker.
+        on_stats: called with each segment's stats when it ends, cleared or not.
+    """
+
+    def __init__(
+        self,
+        sink: PacedSink,
+        *,
+        sample_rate: int,
+        frame_ms: int = 20,
+        prebuffer_ms: float = 60,
+        lead_ms: int = 0,
+        adaptive_hold: bool | AdaptiveHold = True,
+        max_buffer_ms: float = 5000,
+        ticker: Ticker | None = None,
+        on_stats: Callable[[SegmentStats], None] | None = None,
+    ) -> None:
+        if sample_rate <= 0 or sample_rate % 100:
+            raise ValueError(f"sample_rate must be a positive multiple of 100 Hz: {sample_rate}")
+        if frame_ms <= 0 or frame_ms % QUANTUM_MS:
+            raise ValueError(f"frame_ms must be a positive multiple of {QUANTUM_MS}: {frame_ms}")
+        if lead_ms < 0 or lead_ms % QUANTUM_MS:
+            raise ValueError(f"lead_ms must be a non-negative multiple of {QUANTUM_MS}: {lead_ms}")
+        if prebuffer_ms < 0:
+            raise ValueError("prebuffer_ms must be >= 0")
+        if max_buffer_ms <= 0:
+            raise ValueError("max_buffer_ms must be > 0")
+        self._sink = sink
+        self._on_stats = on_stats
+        self.tick_slot: int | None = None
+        self._ticker = ticker if ticker is not None else shared_ticker()
+        self._clock = self._ticker.clock
+        self._origin = self._ticker.slot_time(0)
+        self._quantum = self._ticker.quantum
+        self.sample_rate = sample_rate
+        self.frame_ms = frame_ms
+        self.lead_ms = lead_ms
+        self.frame_samples = sample_rate * frame_ms // 1000
+        self._frame_s = frame_ms / 1000.0
+        self._frame_slots = frame_ms // QUANTUM_MS
+        self._lead_s = lead_ms / 1000.0
+        self._lead_slots = lead_ms // QUANTUM_MS
+        self._max_queued = round(max_buffer_ms * sample_rate / 1000)
+        if isinstance(adaptive_hold, AdaptiveHold):
+            self._hold = adaptive_hold
+        else:
+            self._hold = AdaptiveHold(initial=prebuffer_ms / 1000.0, adaptive=adaptive_hold)
+        self._silence: Pcm = np.zeros(self.frame_samples, dtype=np.int16)
+        self._silence.flags.writeable = False
+
+        self._segments: deque[Segment] = deque()
+        self._open: Segment | None = None
+        self._next_index = 0
+        self._playing = False
+        self._starved = False
+        self._awaiting_audio = False
+        self._next_slot = 0
+        self._resume_slot: int | None = None
+        self._queued = 0
+        self._paused = False
+        self._closed = False
+        self._generation = 0
+        self._space = asyncio.Event()
+        self._space.set()
+        self._blocked = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stats = StreamStats(sample_rate=sample_rate)
+        self.history: deque[SegmentStats] = deque(maxlen=64)
+        """Stats of the most recent finished segments, oldest first."""
+
+    # ---- producer side -------------------------------------------------------------------
+
+    @property
+    def queued_samples(self) -> int:
+        return self._queued
+
+    @property
+    def hold(self) -> AdaptiveHold:
+        return self._hold
+
+    @property
+    def current_segment(self) -> SegmentStats | None:
+        """The segment playing or holding now."""
+        return self._segments[0].stats if self._segments else None
+
+    async def push(self, pcm: bytes | bytearray | memoryview | Pcm) -> None:
+        """Queue audio for the open segment (opening one if needed); waits while more than
+        ``max_buffer_ms`` is queued. A ``clear()`` drops it and releases the wait."""
+        self.push_nowait(pcm)
+        await self.wait_for_space()
+
+    async def wait_for_space(self) -> None:
+        """Until no more than ``max_buffer_ms`` is queued, or a ``clear()`` emptied the queue."""
+        generation = self._generation
+        while self._queued > self._max_queued and generation == self._generation:
+            self._blocked = True
+            self._space.clear()
+            await self._space.wait()
+        if self._closed:
+            raise PacerClosedError("PacedStream closed while push was waiting")
+
+    def push_nowait(self, pcm: bytes | bytearray | memoryview | Pcm) -> SegmentStats | None:
+        """Queue audio without backpressure; returns the segment it joined (None if empty)."""
+        if self._closed:
+            raise PacerClosedError("push on a closed PacedStream")
+        samples = as_pcm(pcm)
+        seg = self._open
+        if not len(samples):
+            return seg.stats if seg is not None else None
+        now = self._clock.now()
+        if seg is None:
+            seg = self._open_segment(now)
+        seg.append(samples, now)
+        self._queued += len(samples)
+        if self._queued > seg.stats.queue_high_water_samples:
+            seg.stats.queue_high_water_samples = self._queued
+        if seg is self._segments[0] and (
+            (not self._playing and not self._ticker.is_booked(self)) or self._awaiting_audio
+        ):
+            self._run(now)
+        return seg.stats
+
+    def flush(self) -> None:
+        """End the open segment: it plays out with its last partial frame padded, and starts
+        at once if it was still holding."""
+        seg = self._open
+        if seg is None:
+            return
+        self._open = None
+        seg.flushed_at = self._clock.now()
+        seg.stats.flushed = True
+        if seg is self._segments[0]:
+            self._run(seg.flushed_at)
+
+    def clear(self) -> SegmentStats | None:
+        """Drop everything queued at once (barge-in).
+
+        Returns the stats of the segment that was playing or holding, whose
+        ``emitted_samples`` is the exact position, in samples, of what left the pacer; None if
+        nothing was queued. Every dropped segment that had started is reported to the sink as
+        interrupted.
+        """
+        now = self._clock.now()
+        cut = self._segments[0].stats if self._segments else None
+        was_playing = self._playing
+        for i, seg in enumerate(self._segments):
+            seg.stats.interrupted = True
+            seg.stats.ended_at = now
+            if i == 0 and was_playing:
+                self._sink.on_segment_end(seg.stats)
+            self._finish(seg.stats)
+        self._segments.clear()
+        self._open = None
+        self._queued = 0
+        self._reset_playhead()
+        self._resume_slot = None
+        self._ticker.cancel(self)
+        self._generation += 1
+        self._blocked = False
+        self._space.set()
+        self._idle.set()
+        return cut
+
+    def pause(self) -> None:
+        """Stop sending frames, keeping the queue; no underruns are counted while paused."""
+        self._paused = True
+        self._ticker.cancel(self)
+
+    def resume(self) -> None:
+        """Carry on from where ``pause`` stopped, on a fresh anchor."""
+        if not self._paused:
+            return
+        self._paused = False
+        now = self._clock.now()
+        if self._playing:
+            self._next_slot = self._ticker.slot_at_or_after(now)
+        self._run(now)
+
+    async def wait_idle(self) -> None:
+        """Until every queued segment has been flushed and sent (or cleared)."""
+        while self._segments:
+            self._idle.clear()
+            await self._idle.wait()
+
+    async def aclose(self) -> None:
+        """Drop queued audio and refuse further pushes; waiting pushes raise."""
+        if self._closed:
+            return
+        self._closed = True
+        self.clear()
+
+    # ---- ticker side ---------------------------------------------------------------------
+
+    def _run(self, now: float) -> None:
+        nxt = self.on_tick(now)
+        if nxt is None:
+            self._ticker.cancel(self)
+        else:
+            self._ticker.book(self, nxt)
+
+    def _open_segment(self, now: float) -> Segment:
+        stats = SegmentStats(
+            index=self._next_index,
+            sample_rate=self.sample_rate,
+            frame_samples=self.frame_samples,
+            first_audio_at=now,
+            hold=self._hold.current(),
+        )
+        self._next_index += 1
+        seg = Segment(stats)
+        self._segments.append(seg)
+        self._open = seg
+        self._idle.clear()
+        return seg
+
+    def _reset_playhead(self) -> None:
+        self._playing = False
+        self._starved = False
+        self._awaiting_audio = False
+
+    def on_tick(self, now: float) -> int | None:
+        """Send whatever is due at ``now``; return the slot to wake at next (None: nothing to
+        do until the producer acts). The ticker calls this; so do push, flush and resume."""
+        if self._paused or self._closed:
+            return None
+        ticker = self._ticker
+        while self._segments:
+            seg = self._segments[0]
+            if not self._playing:
+                start = seg.stats.first_audio_at + seg.stats.hold
+                if seg.flushed_at is not None:
+                    start = min(start, seg.flushed_at)
+                hold_slot = ticker.slot_at_or_after(start)
+                if ticker.slot_time(hold_slot) > now + _EPS:
+                    return hold_slot
+                first = hold_slot
+                if self._resume_slot is not None:
+                    first = max(first, self._resume_slot)
+                self._next_slot = first
+                self._playing = True
+            generation = self._generation
+            wake = self._emit_due(seg, now)
+            if generation != self._generation:
+                return None  # the sink cleared the stream from a callback
+            if wake is not None:
+                return wake
+            self._end_segment(seg, now)
+        return None
+
+    def _emit_due(self, seg: Segment, now: float) -> int | None:
+        """Send the head segment's due frames. Returns the wake slot, or None when the segment
+        has been sent completely. This runs once per frame per stream: kept lean on purpose."""
+        stats = seg.stats
+        frame_samples = self.frame_samples
+        origin, quantum = self._origin, self._quantum
+        self._awaiting_audio = False
+        slot = self._next_slot
+        lateness = now - (origin + slot * quantum)
+        if lateness > 0.0 and stats.frames_out:
+            if lateness > stats.max_lateness:
+                stats.max_lateness = lateness
+            if lateness >= self._frame_s - _EPS:
+                stats.late_ticks += 1
+                if lateness > CATCH_UP_LIMIT:
+                    slot = self._ticker.slot_at_or_before(now)
+        elif lateness >= self._frame_s - _EPS:
+            slot = self._ticker.slot_at_or_before(now)  # a start long after its slot
+        horizon = now + self._lead_s + _EPS
+        generation = self._generation
+        sink = self._sink
+        silence = self._silence
+        step = self._frame_slots
+        while True:
+            queued = seg.queued
+            flushed = seg.flushed_at is not None
+            if not queued and flushed:
+                self._next_slot = slot
+                return None
+            deadline = origin + slot * quantum
+            if deadline > horizon:
+                self._next_slot = slot
+                return slot - self._lead_slots
+            if queued >= frame_samples:
+                pcm = seg.take(frame_samples)
+                content = frame_samples
+                self._starved = False
+            elif flushed:
+                pcm = np.concatenate([seg.take(queued), silence[queued:]])
+                content = queued
+                stats.padded_samples += frame_samples - queued
+            elif deadline > now + _EPS:
+                # ahead of time and short of a frame: wait for audio until the frame is due
+                self._awaiting_audio = True
+                self._next_slot = slot
+                return slot
+            else:
+                # due and short of a frame: the producer is late
+                pcm = np.concatenate([seg.take(queued), silence[queued:]]) if queued else silence
+                content = queued
+                if not self._starved:
+                    stats.underruns += 1
+                    self._starved = True
+                stats.underrun_samples += frame_samples - queued
+            self._queued -= content
+            stats.frames_out += 1
+            stats.emitted_samples += content
+            slot += step
+            self._next_slot = slot
+            if self._blocked and self._queued <= self._max_queued:
+                self._blocked = False
+                self._space.set()
+            if stats.first_frame_at is None:
+                stats.first_frame_at = now
+                sink.on_segment_start(stats)
+            sink.on_frame(PacedFrame(pcm, content, deadline, stats))
+            if generation != self._generation:
+                return None
+            if origin + slot * quantum > horizon and (seg.queued or seg.flushed_at is None):
+                return slot - self._lead_slots  # the usual case: one frame, nothing more due
+
+    def _end_segment(self, seg: Segment, now: float) -> None:
+        stats = seg.stats
+        stats.ended_at = now
+        stats.needed_hold = needed_hold(
+            seg.arrivals,
+            total_samples=stats.pushed_samples,
+            flushed_at=seg.flushed_at,
+            frame_samples=self.frame_samples,
+            sample_rate=self.sample_rate,
+        )
+        self._hold.observe(stats.needed_hold)
+        self._segments.popleft()
+        self._resume_slot = self._next_slot
+        self._reset_playhead()
+        if stats.first_frame_at is not None:
+            self._sink.on_segment_end(stats)
+        self._finish(stats)
+        if not self._segments:
+            self._idle.set()
+
+    def _finish(self, stats: SegmentStats) -> None:
+        self.stats.add(stats)
+        self.history.append(stats)
+        if self._on_stats is not None:
+            self._on_stats(stats)

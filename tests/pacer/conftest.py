@@ -1,0 +1,23 @@
+"""Fixtures for pacer tests: a virtual clock and a ticker on it (grid origin 1000.0 s)."""
+
+from __future__ import annotations
+
+import pytest
+from livekit.plugins.pacer import Ticker, VirtualClock
+
+from .helpers import RecordingSink
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(start=1000.0)
+
+
+@pytest.fixture
+def ticker(clock: VirtualClock) -> Ticker:
+    return Ticker(clock)
+
+
+@pytest.fixture
+def sink(clock: VirtualClock) -> RecordingSink:
+    return RecordingSink(clock)

@@ -1,0 +1,59 @@
+"""Shared test doubles for the pacer: a sink that records everything with virtual times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from livekit.plugins.pacer import Clock, PacedFrame, SegmentStats
+
+Pcm = npt.NDArray[np.int16]
+
+
+def ramp(n: int, start: int = 1) -> Pcm:
+    """Distinct, never-zero samples, so lost, repeated or inserted audio is visible."""
+    return ((np.arange(n, dtype=np.int64) + start) % 30000 + 1).astype(np.int16)
+
+
+@dataclass
+class Sent:
+    at: float
+    deadline: float
+    content: int
+    pcm: Pcm
+    segment: int
+
+
+@dataclass
+class RecordingSink:
+    clock: Clock
+    frames: list[Sent] = field(default_factory=list)
+    events: list[tuple[str, float, int]] = field(default_factory=list)
+    ended: list[SegmentStats] = field(default_factory=list)
+
+    def on_segment_start(self, segment: SegmentStats) -> None:
+        self.events.append(("start", self.clock.now(), segment.index))
+
+    def on_frame(self, frame: PacedFrame) -> None:
+        self.frames.append(
+            Sent(
+                self.clock.now(),
+                frame.deadline,
+                frame.content_samples,
+                frame.pcm.copy(),
+                frame.segment.index,
+            )
+        )
+
+    def on_segment_end(self, segment: SegmentStats) -> None:
+        self.events.append(("end", self.clock.now(), segment.index))
+        self.ended.append(segment)
+
+    def content(self, segment: int | None = None) -> Pcm:
+        """The pushed audio that went out, silence and padding removed."""
+        parts = [f.pcm[: f.content] for f in self.frames if segment in (None, f.segment)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+    def times(self) -> list[float]:
+        return [f.at for f in self.frames]

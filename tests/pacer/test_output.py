@@ -1,0 +1,317 @@
+"""PacedAudioOutput as an io.AudioOutput decorator, against a leaf that reports like a real one.
+
+The leaf stands in for trunkline's Twilio output (8 kHz, playback reported when told) or
+RoomIO's: it counts what it received, reports playback_started on its first frame, and reports
+playback_finished when flushed (everything received has played) or cleared (what it played so
+far). Time is virtual; ``run_for`` moves it in 10 ms steps and lets the delivery task run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+from livekit import rtc
+from livekit.agents import Agent, AgentSession
+from livekit.agents.voice import io
+from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
+from livekit.plugins.pacer import (
+    ROOM_LEAD_MS,
+    PacedAudioOutput,
+    SegmentStats,
+    Ticker,
+    VirtualClock,
+    default_lead_ms,
+)
+
+from .helpers import ramp
+
+
+class Leaf(io.AudioOutput):
+    def __init__(self, sample_rate: int | None = 8000, label: str = "Leaf") -> None:
+        super().__init__(
+            label=label,
+            capabilities=io.AudioOutputCapabilities(pause=True),
+            sample_rate=sample_rate,
+        )
+        self.frames: list[rtc.AudioFrame] = []
+        self.calls: list[str] = []
+        self.received = 0.0
+        self.played: float | None = None  # what a clear reports; None: all received
+        self.open = False
+        self.flushed = asyncio.Event()
+        self.busy = asyncio.Event()  # set once ``busy_after`` frames have arrived
+        self.busy_after = 10
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        await super().capture_frame(frame)
+        if not self.open:
+            self.open = True
+            self.on_playback_started(created_at=time.time())
+        self.frames.append(frame)
+        self.received += frame.duration
+        if len(self.frames) >= self.busy_after:
+            self.busy.set()
+
+    def flush(self) -> None:
+        super().flush()
+        self.calls.append("flush")
+        self.flushed.set()
+
+    def clear_buffer(self) -> None:
+        self.calls.append("clear")
+        if self.received:
+            played = self.received if self.played is None else self.played
+            self._finish(played, interrupted=True)
+
+    def pause(self) -> None:
+        self.calls.append("pause")
+
+    def resume(self) -> None:
+        self.calls.append("resume")
+
+    def finish(self) -> None:
+        """The far end acknowledged the whole segment (a Twilio mark, a drained source)."""
+        self._finish(self.received, interrupted=False)
+
+    def _finish(self, played: float, *, interrupted: bool) -> None:
+        self.open = False
+        self.received = 0.0
+        self.on_playback_finished(playback_position=played, interrupted=interrupted)
+
+    def pcm(self) -> np.ndarray:
+        return np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in self.frames])
+
+
+def frame(pcm: np.ndarray, rate: int = 8000) -> rtc.AudioFrame:
+    return rtc.AudioFrame(pcm.tobytes(), rate, 1, len(pcm))
+
+
+async def run_for(clock: VirtualClock, seconds: float) -> None:
+    for _ in range(round(seconds / 0.01)):
+        clock.advance(0.01)
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+
+@pytest.fixture
+def leaf() -> Leaf:
+    return Leaf()
+
+
+@pytest.fixture
+def out(leaf: Leaf, ticker: Ticker) -> PacedAudioOutput:
+    return PacedAudioOutput(leaf, ticker=ticker)
+
+
+async def test_the_session_sees_the_inner_rate_through_every_decorator(
+    out: PacedAudioOutput,
+) -> None:
+    assert out.sample_rate == 8000
+    sync = TranscriptSynchronizer(next_in_chain_audio=out, next_in_chain_text=None)
+    assert sync.audio_output.sample_rate == 8000
+
+
+async def test_paced_frames_reach_the_leaf_and_its_position_comes_back(
+    clock: VirtualClock, out: PacedAudioOutput, leaf: Leaf
+) -> None:
+    audio = ramp(4000 + 30)
+    for i in range(0, len(audio), 1200):  # bursts of 150 ms
+        await out.capture_frame(frame(audio[i : i + 1200]))
+    out.flush()
+    await run_for(clock, 0.3)
+    assert leaf.frames and all(f.samples_per_channel == 160 for f in leaf.frames)
+    assert all(f.sample_rate == 8000 for f in leaf.frames)
+    played = asyncio.ensure_future(out.wait_for_playout())
+    await run_for(clock, 0.5)
+    assert leaf.calls == ["flush"]
+    assert not played.done()  # queued in the pacer or the leaf is not played
+    leaf.finish()
+    ev = await asyncio.wait_for(played, 1.0)
+    # the leaf played 26 frames (with 130 samples of padding); the pushed audio was 4030
+    assert ev.playback_position == pytest.approx(4030 / 8000)
+    assert not ev.interrupted
+    np.testing.assert_array_equal(leaf.pcm()[:4030], audio)
+
+
+async def test_inserted_silence_is_not_reported_as_heard(
+    clock: VirtualClock, out: PacedAudioOutput, leaf: Leaf
+) -> None:
+    await out.capture_frame(frame(ramp(800)))
+    await run_for(clock, 0.3)  # 100 ms plays, then ~140 ms of silence
+    await out.capture_frame(frame(ramp(800)))
+    out.flush()
+    await run_for(clock, 0.3)
+    assert leaf.received > 0.3
+    leaf.finish()
+    ev = await asyncio.wait_for(out.wait_for_playout(), 1.0)
+    assert ev.playback_position == pytest.approx(0.2)
+    assert out.stream is not None and out.stream.stats.underrun_ms > 100
+
+
+async def test_barge_in_cuts_at_once_and_reports_what_the_leaf_played(
+    clock: VirtualClock, out: PacedAudioOutput, leaf: Leaf
+) -> None:
+    await out.capture_frame(frame(ramp(8000)))
+    await run_for(clock, 0.3)  # hold 60 ms, then 12 frames (240 ms)
+    handed = len(leaf.frames)
+    leaf.played = 0.2  # the far end had played 200 ms of it
+    out.clear_buffer()
+    await run_for(clock, 0.02)
+    assert leaf.calls == ["flush", "clear"]  # the leaf's segment is closed, then cut
+    ev = await asyncio.wait_for(out.wait_for_playout(), 1.0)
+    assert ev.interrupted and ev.playback_position == pytest.approx(0.2)
+    await run_for(clock, 0.5)
+    assert len(leaf.frames) == handed
+    # the rest of the cut segment never plays, even if the producer keeps capturing
+    await out.capture_frame(frame(ramp(800)))
+    await run_for(clock, 0.3)
+    assert len(leaf.frames) == handed
+
+
+async def test_barge_in_during_the_hold_reports_nothing_played(
+    clock: VirtualClock, out: PacedAudioOutput, leaf: Leaf
+) -> None:
+    await out.capture_frame(frame(ramp(800)))
+    await run_for(clock, 0.03)
+    out.clear_buffer()
+    ev = await asyncio.wait_for(out.wait_for_playout(), 1.0)
+    assert ev.interrupted and ev.playback_position == 0.0
+    await run_for(clock, 0.3)
+    assert leaf.frames == [] and leaf.calls == ["clear"]
+
+
+async def test_segments_report_in_order_and_the_next_one_plays_after_a_cut(
+    clock: VirtualClock, out: PacedAudioOutput, leaf: Leaf
+) -> None:
+    await out.capture_frame(frame(ramp(1600)))
+    out.flush()
+    await run_for(clock, 0.4)
+    leaf.finish()
+    first = await asyncio.wait_for(out.wait_for_playout(), 1.0)
+    assert first.playback_position == pytest.approx(0.2)
+    await out.capture_frame(frame(ramp(1600)))
+    out.flush()
+    await run_for(clock, 0.4)
+    leaf.finish()
+    second = await asyncio.wait_for(out.wait_for_playout(), 1.0)
+    assert second.playback_position == pytest.approx(0.2) and not second.interrupted
+    assert leaf.calls == ["flush", "flush"]
+
+
+async def test_progress_is_mapped_past_inserted_silence(
+    clock: VirtualClock, out: PacedAudioOutput, leaf: Leaf
+) -> None:
+    seen: list[io.PlaybackProgressedEvent] = []
+    out.on("playback_progressed", seen.append)
+    await out.capture_frame(frame(ramp(800)))
+    await run_for(clock, 0.2)  # 100 ms of audio, then silence frames
+    await out.capture_frame(frame(ramp(800)))
+    out.flush()
+    await run_for(clock, 0.3)
+    # the leaf reports its first 300 ms as one played stretch starting at t=50
+    leaf.on_playback_progressed(started_at=50.0, offset=0.0, duration=0.3)
+    assert len(seen) == 2
+    assert (seen[0].started_at, seen[0].offset, seen[0].duration) == (50.0, 0.0, 0.1)
+    gap = leaf.frames.index(next(f for f in leaf.frames[5:] if np.frombuffer(f.data, np.int16)[0]))
+    assert seen[1].offset == pytest.approx(0.1)
+    assert seen[1].started_at == pytest.approx(50.0 + gap * 0.02)
+    assert seen[1].duration == pytest.approx(0.1)  # all of the second capture
+
+
+async def test_frames_at_another_rate_are_resampled(clock: VirtualClock, leaf: Leaf) -> None:
+    out = PacedAudioOutput(leaf, ticker=Ticker(clock))
+    t = np.arange(24000) / 24000
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    for i in range(0, 24000, 2400):
+        await out.capture_frame(frame(tone[i : i + 2400], rate=24000))
+    out.flush()
+    await run_for(clock, 1.2)
+    assert {(f.sample_rate, f.samples_per_channel) for f in leaf.frames} == {(8000, 160)}
+    assert abs(leaf.received - 1.0) < 0.03
+
+
+async def test_an_any_rate_leaf_gets_the_model_rate(clock: VirtualClock) -> None:
+    leaf = Leaf(sample_rate=None)
+    out = PacedAudioOutput(leaf, ticker=Ticker(clock))
+    assert out.sample_rate is None
+    await out.capture_frame(frame(ramp(4800), rate=24000))
+    out.flush()
+    await run_for(clock, 0.3)
+    assert {(f.sample_rate, f.samples_per_channel) for f in leaf.frames} == {(24000, 480)}
+
+
+async def test_lead_defaults_to_room_lead_only_above_roomio(ticker: Ticker) -> None:
+    room = Leaf(label="RoomIO")
+    assert default_lead_ms(room) == ROOM_LEAD_MS
+    wrapped = TranscriptSynchronizer(next_in_chain_audio=room, next_in_chain_text=None)
+    assert PacedAudioOutput(wrapped.audio_output, ticker=ticker).lead_ms == ROOM_LEAD_MS
+    assert PacedAudioOutput(Leaf(), ticker=ticker).lead_ms == 0
+    assert PacedAudioOutput(room, lead_ms=40, ticker=ticker).lead_ms == 40
+
+
+async def test_pause_stops_frames_and_reaches_the_leaf(
+    clock: VirtualClock, out: PacedAudioOutput, leaf: Leaf
+) -> None:
+    await out.capture_frame(frame(ramp(1600)))
+    out.flush()
+    await run_for(clock, 0.1)
+    out.pause()
+    n = len(leaf.frames)
+    await run_for(clock, 0.5)
+    assert len(leaf.frames) == n
+    out.resume()
+    await run_for(clock, 0.3)
+    assert len(leaf.frames) == 10
+    assert leaf.calls == ["pause", "resume", "flush"]
+    assert out.stream is not None and out.stream.stats.underruns == 0
+
+
+async def test_stereo_is_refused(out: PacedAudioOutput) -> None:
+    with pytest.raises(ValueError, match="mono"):
+        await out.capture_frame(rtc.AudioFrame(b"\x00" * 640, 8000, 2, 160))
+
+
+async def test_segment_stats_reach_the_callback(clock: VirtualClock, leaf: Leaf) -> None:
+    seen: list[SegmentStats] = []
+    out = PacedAudioOutput(leaf, ticker=Ticker(clock), on_segment=seen.append)
+    await out.capture_frame(frame(ramp(800)))
+    out.flush()
+    await run_for(clock, 0.3)
+    assert len(seen) == 1 and seen[0].emitted_samples == 800
+    assert seen[0].first_frame_at is not None
+
+
+async def test_in_a_real_agent_session(leaf: Leaf) -> None:
+    """AgentSession resamples the 24 kHz reply to the leaf's 8 kHz before the pacer frames it;
+    an interruption truncates the reply where the leaf stopped."""
+    session: AgentSession[None] = AgentSession()
+    session.output.audio = PacedAudioOutput(leaf)
+    await session.start(Agent(instructions="test"), record=False)
+
+    async def reply(seconds: float) -> AsyncIterator[rtc.AudioFrame]:
+        for _ in range(int(seconds * 10)):
+            yield frame(np.full(2400, 1000, dtype=np.int16), rate=24000)
+
+    async def finish_when_flushed() -> None:
+        await leaf.flushed.wait()
+        leaf.finish()
+
+    finisher = asyncio.create_task(finish_when_flushed())
+    await asyncio.wait_for(session.say("hello", audio=reply(0.3)), 5.0)
+    await finisher
+    assert {(f.sample_rate, f.samples_per_channel) for f in leaf.frames} == {(8000, 160)}
+    assert abs(sum(f.duration for f in leaf.frames) - 0.3) < 0.03
+
+    leaf.frames.clear()
+    leaf.busy.clear()
+    handle = session.say("a long reply", audio=reply(3.0))
+    await asyncio.wait_for(leaf.busy.wait(), 5.0)
+    handle.interrupt()
+    await asyncio.wait_for(handle, 5.0)
+    assert "clear" in leaf.calls
+    assert len(leaf.frames) < 100
+    await session.aclose()
