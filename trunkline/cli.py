@@ -29,7 +29,9 @@ class Command:
     summary: str
 
 
-COMMANDS: dict[str, Command] = {}
+COMMANDS: dict[str, Command] = {
+    "sim": Command("agent.sim.cli", "serve the local OpenAI-Realtime-compatible model simulator"),
+}
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
