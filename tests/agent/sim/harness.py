@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,17 @@ def speech_clip(name: str = "arctic_a0009.wav") -> npt.NDArray[np.int16]:
         rate = w.getframerate()
     line = g711.decode(g711.encode(resample(pcm, rate, 8000)))
     return resample(line, 8000, RATE)
+
+
+def speech_span(pcm: npt.NDArray[np.int16]) -> tuple[float, float]:
+    """Where speech starts and ends in a clip, in seconds: 10 ms frames within 30 dB of the
+    loudest."""
+    frame = RATE // 100
+    n = len(pcm) // frame
+    energy = (pcm[: n * frame].astype(np.float64).reshape(n, frame) ** 2).mean(axis=1)
+    db = 10 * np.log10(energy + 1e-9)
+    active = np.flatnonzero(db > db.max() - 30)
+    return active[0] / 100, (active[-1] + 1) / 100
 
 
 class Mic(io.AudioInput):
@@ -85,6 +97,13 @@ class Speaker(io.AudioOutput):
         self._started: float | None = None
         self._pushed = 0.0
         self._finish: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    async def wait_until(self, done: Callable[[], bool]) -> None:
+        """Wait for playback to reach a state (bound it with ``asyncio.timeout``)."""
+        while not done():
+            self._changed.clear()
+            await self._changed.wait()
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         await super().capture_frame(frame)
@@ -94,6 +113,7 @@ class Speaker(io.AudioOutput):
             self.on_playback_started(created_at=time.time())
         self.arrivals.append(Arrival(now, frame.samples_per_channel, frame.sample_rate))
         self._pushed += frame.duration
+        self._changed.set()
 
     def flush(self) -> None:
         super().flush()
@@ -106,6 +126,7 @@ class Speaker(io.AudioOutput):
         position = self._pushed
         self._reset()
         self.finished.append(position)
+        self._changed.set()
         self.on_playback_finished(playback_position=position, interrupted=False)
 
     def clear_buffer(self) -> None:
@@ -116,6 +137,7 @@ class Speaker(io.AudioOutput):
             self._finish.cancel()
         self._reset()
         self.interruptions.append(position)
+        self._changed.set()
         self.on_playback_finished(playback_position=position, interrupted=True)
 
     def _reset(self) -> None:
