@@ -14,6 +14,9 @@ from typing import Any
 from .protocol import InvalidRequest, encode_audio
 
 SAMPLE_RATE = 24000
+#: items whose audio is kept; older items keep their text but drop their samples, so a long
+#: call's memory stays bounded (only recent replies are ever truncated or retrieved)
+MAX_AUDIO_ITEMS = 16
 
 
 @dataclass
@@ -99,6 +102,9 @@ class Conversation:
                 )
             index = self.items.index(previous) + 1
         self.items.insert(index, item)
+        with_audio = [i for i in self.items if i.audio is not None]
+        for old in with_audio[: max(0, len(with_audio) - MAX_AUDIO_ITEMS)]:
+            old.audio = None
         return self.items[index - 1].id if index > 0 else None
 
     def delete(self, item_id: str, event_id: str | None) -> None:

@@ -9,7 +9,7 @@ everything is kept until the client commits or clears.
 from __future__ import annotations
 
 SAMPLE_RATE = 24000
-_BYTES_PER_MS = SAMPLE_RATE * 2 // 1000
+BYTES_PER_MS = SAMPLE_RATE * 2 // 1000
 
 
 class InputBuffer:
@@ -20,11 +20,11 @@ class InputBuffer:
     @property
     def end_ms(self) -> float:
         """Session time of the end of all audio appended so far."""
-        return (self._origin + len(self._data)) / _BYTES_PER_MS
+        return (self._origin + len(self._data)) / BYTES_PER_MS
 
     @property
     def held_ms(self) -> float:
-        return len(self._data) / _BYTES_PER_MS
+        return len(self._data) / BYTES_PER_MS
 
     def append(self, pcm: bytes) -> None:
         self._data.extend(pcm)
@@ -47,7 +47,7 @@ class InputBuffer:
         self._drop(self._offset(self.end_ms - ms))
 
     def _offset(self, ms: float) -> int:
-        offset = round(ms * _BYTES_PER_MS) - self._origin
+        offset = round(ms * BYTES_PER_MS) - self._origin
         offset -= offset % 2
         return min(max(offset, 0), len(self._data))
 

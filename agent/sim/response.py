@@ -86,7 +86,7 @@ class Response:
     def start(self) -> None:
         """Announce the response and begin streaming it (``response.created`` goes out now)."""
         self._ctx.emit(event("response.created", response=self._resource("in_progress")))
-        self._task = asyncio.create_task(self._run(), name=f"sim-{self.id}")
+        self._task = asyncio.create_task(self._guarded(), name=f"sim-{self.id}")
 
     def cancel(self, reason: str) -> None:
         """Stop now: close the open item as incomplete and end with status ``cancelled``."""
@@ -98,6 +98,17 @@ class Response:
         if self._open_message is not None:
             self._close_message("incomplete")
         self._finish("cancelled", {"type": "cancelled", "reason": reason})
+
+    async def _guarded(self) -> None:
+        """Run; if producing the reply itself breaks, fail this response, not the session."""
+        try:
+            await self._run()
+        except Exception as e:
+            logger.exception("simulated response %s failed", self.id)
+            if self._open_message is not None:
+                self._close_message("incomplete")
+            error = {"type": "server_error", "code": None, "message": str(e) or type(e).__name__}
+            self._finish("failed", {"type": "failed", "error": error})
 
     async def _run(self) -> None:
         start = self._ctx.clock.now()
@@ -138,31 +149,25 @@ class Response:
     def _add_item(self, data: dict[str, Any], audio: bytearray | None) -> Item:
         item = Item(data={"object": "realtime.item", "status": "in_progress", **data}, audio=audio)
         previous = self._ctx.conversation.insert(item, None)
-        emit = self._ctx.emit
-        emit(
-            event(
-                "response.output_item.added",
-                response_id=self.id,
-                output_index=len(self._output),
-                item=item.data,
-            )
-        )
-        emit(event("conversation.item.added", previous_item_id=previous, item=item.data))
+        self._item_events(item, "added", previous_item_id=previous)
         return item
 
     def _done_item(self, item: Item, status: str) -> None:
         item.data["status"] = status
-        emit = self._ctx.emit
-        emit(
+        self._item_events(item, "done")
+        self._output.append(item.data)
+
+    def _item_events(self, item: Item, phase: str, **fields: Any) -> None:
+        """``response.output_item.<phase>`` and its twin ``conversation.item.<phase>``."""
+        self._ctx.emit(
             event(
-                "response.output_item.done",
+                f"response.output_item.{phase}",
                 response_id=self.id,
                 output_index=len(self._output),
                 item=item.data,
             )
         )
-        emit(event("conversation.item.done", item=item.data))
-        self._output.append(item.data)
+        self._ctx.emit(event(f"conversation.item.{phase}", **fields, item=item.data))
 
     def _open(self, plan: ReplyPlan) -> None:
         kind = "audio" if plan.audio else "text"

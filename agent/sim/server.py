@@ -132,6 +132,8 @@ async def _read(ws: web.WebSocketResponse, session: SimSession) -> None:
     async for msg in ws:
         if msg.type is WSMsgType.TEXT:
             session.handle(msg.data)
+        elif msg.type is WSMsgType.ERROR:
+            break
         elif msg.type is WSMsgType.BINARY:
             session.reject(
                 InvalidRequest(

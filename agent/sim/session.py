@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from . import config, tts
 from .conversation import Conversation, Item
-from .input_buffer import InputBuffer
+from .input_buffer import BYTES_PER_MS, InputBuffer
 from .options import SimOptions
 from .protocol import (
     Event,
@@ -58,6 +58,8 @@ logger = logging.getLogger(__name__)
 MIN_COMMIT_MS = 100
 #: between turns, keep this much audio beyond the prefix padding
 _KEEP_MARGIN_MS = 1000
+#: the most uncommitted audio one session may hold (manual turn taking); more is refused
+MAX_BUFFER_MS = 10 * 60 * 1000
 
 
 async def _speak(text: str) -> tts.Speech:
@@ -168,6 +170,14 @@ class SimSession:
 
     def _append(self, ev: InputAudioBufferAppendEvent) -> None:
         pcm = decode_audio(ev.audio, ev.event_id)
+        if self._input.held_ms + len(pcm) / BYTES_PER_MS > MAX_BUFFER_MS:
+            raise InvalidRequest(
+                f"The input audio buffer is full ({MAX_BUFFER_MS // 60000} minutes of audio); "
+                "commit or clear it before appending more.",
+                code="input_audio_buffer_full",
+                param="audio",
+                event_id=ev.event_id,
+            )
         self._input.append(pcm)
         if self._turns is None:
             return

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from agent.sim.conversation import Conversation, Item
+from agent.sim.conversation import MAX_AUDIO_ITEMS, Conversation, Item
 from agent.sim.input_buffer import InputBuffer
 from agent.sim.protocol import InvalidRequest
 
@@ -111,3 +111,14 @@ def test_input_buffer_keeps_only_recent_audio_between_turns() -> None:
     assert buf.end_ms == pytest.approx(5000)
     assert len(buf.take_all()) == 1300 * MS
     assert buf.held_ms == 0
+
+
+def test_only_recent_items_keep_their_audio() -> None:
+    conv = Conversation()
+    for n in range(MAX_AUDIO_ITEMS + 3):
+        conv.insert(item(f"i{n}", "assistant", audio_ms=10), None)
+    kept = [i.id for i in conv.items if i.audio is not None]
+    assert kept == [f"i{n}" for n in range(3, MAX_AUDIO_ITEMS + 3)]
+    assert len(conv.items) == MAX_AUDIO_ITEMS + 3  # the items themselves all remain
+    with pytest.raises(InvalidRequest, match="with audio"):
+        conv.truncate("i0", 0, 5, None)

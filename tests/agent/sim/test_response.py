@@ -230,3 +230,24 @@ async def test_a_silent_tool_follow_up_has_no_items() -> None:
     await run(rig.response(ReplyPlan("", None, audio=True)))
     assert rig.types() == ["response.created", "response.done"]
     assert rig.events[-1][1]["response"]["status"] == "completed"
+
+
+async def test_a_reply_that_cannot_be_produced_fails_the_response_only() -> None:
+    rig = Rig()
+
+    async def broken(text: str) -> Speech:
+        raise RuntimeError("espeak-ng is missing")
+
+    rig.ctx = ResponseContext(
+        emit=rig.emit,
+        conversation=rig.conversation,
+        clock=rig.clock,
+        speak=broken,
+        conversation_id="conv_1",
+    )
+    resp = rig.response(ReplyPlan(SPEECH.text, None, audio=True))
+    await run(resp)
+    _, done = rig.events[-1]
+    assert done["response"]["status"] == "failed"
+    assert done["response"]["status_details"]["error"]["message"] == "espeak-ng is missing"
+    assert rig.finished == [resp]

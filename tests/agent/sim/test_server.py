@@ -13,6 +13,7 @@ import aiohttp
 import numpy as np
 import pytest
 
+from agent.sim import session as session_module
 from agent.sim.embedded import RunningSimulator, run_simulator
 from agent.sim.options import SimOptions
 from agent.sim.script import Script, ToolCall, Turn
@@ -234,6 +235,25 @@ async def test_manual_commit_needs_100_ms_and_says_there_is_no_asr(
     await client.send("input_audio_buffer.clear")
     await client.expect("input_audio_buffer.cleared")
     assert not any(e["type"] == "response.created" for e in client.seen)  # commit alone: no reply
+
+
+async def test_an_uncommitted_buffer_is_bounded(
+    http: aiohttp.ClientSession, sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session_module, "MAX_BUFFER_MS", 1000)
+    client = await connect(http, sim)
+    await client.send(
+        "session.update", session={"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+    )
+    await client.expect("session.updated")
+    await client.append(np.zeros(RATE), chunk=RATE)  # exactly the limit
+    await client.append(np.zeros(RATE // 10))
+    assert (await client.expect("error"))["error"]["code"] == "input_audio_buffer_full"
+    await client.send("input_audio_buffer.commit")
+    item = (await client.expect("conversation.item.added"))["item"]
+    (live,) = sim.simulator.sessions
+    stored = live.conversation.get(item["id"])
+    assert stored is not None and stored.audio_ms == 1000  # nothing from the refused append
 
 
 async def test_server_vad_turns_phone_speech_into_a_user_item_and_a_reply(
