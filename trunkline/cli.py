@@ -42,6 +42,7 @@ COMMANDS: dict[str, Command] = {
     "report": Command(
         "trunkline.report_command", "per-path latency report from turn logs (JSON lines)"
     ),
+    "sim": Command("agent.sim.cli", "serve the local OpenAI-Realtime-compatible model simulator"),
 }
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"

@@ -1,0 +1,182 @@
+"""The realtime model every caller path uses: OpenAI Realtime, or the local simulator.
+
+With ``OPENAI_API_KEY`` set the agent talks to OpenAI. Without it the local simulator answers,
+so a newcomer can place a call with no account at all; one log line says so and why. A process
+creates one ``ModelFactory`` at start-up and closes it at shutdown: the simulator starts once
+and serves every call of that process (``TRUNKLINE_SIM_URL`` instead points every process of an
+agent worker at one already running). Each call gets its own ``RealtimeModel`` from
+``create()`` and must ``await model.aclose()`` when the call ends.
+
+Both models use server-side turn detection (``server_vad``, 500 ms silence, 300 ms prefix), so
+the ``AgentSession`` runs with ``vad=None``: the model, not the agent, decides when the caller
+has finished a turn, as it would in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from livekit.plugins.openai.realtime import RealtimeModel
+from openai.types.realtime.realtime_audio_input_turn_detection import ServerVad
+
+from agent.sim.options import SimOptions
+
+if TYPE_CHECKING:
+    from agent.sim.embedded import RunningSimulator
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_VOICE = "marin"
+#: the simulator wants a bearer token like the service, but checks nothing
+SIM_API_KEY = "trunkline-local-simulator"
+
+TURN_DETECTION = ServerVad(
+    type="server_vad",
+    threshold=0.5,
+    prefix_padding_ms=300,
+    silence_duration_ms=500,
+    create_response=True,
+    interrupt_response=True,
+)
+
+
+class ModelConfigError(ValueError):
+    """An environment value the model factory cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    api_key: str | None = None
+    model: str = DEFAULT_MODEL
+    voice: str = DEFAULT_VOICE
+    #: an already running simulator (``http://host:port/v1``) to use instead of starting one
+    sim_url: str | None = None
+    sim: SimOptions = field(default_factory=SimOptions)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, sim: SimOptions | None = None
+    ) -> ModelSettings:
+        """Read ``OPENAI_API_KEY``, ``OPENAI_REALTIME_MODEL``, ``OPENAI_REALTIME_VOICE`` and
+        ``TRUNKLINE_SIM_URL`` (empty counts as unset)."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            return env.get(name, "").strip() or None
+
+        sim_url = get("TRUNKLINE_SIM_URL")
+        if sim_url is not None:
+            parsed = urlparse(sim_url)
+            if parsed.scheme not in ("http", "https", "ws", "wss") or not parsed.netloc:
+                raise ModelConfigError(
+                    f"TRUNKLINE_SIM_URL must look like http://127.0.0.1:8765/v1, got {sim_url!r}"
+                )
+        return cls(
+            api_key=get("OPENAI_API_KEY"),
+            model=get("OPENAI_REALTIME_MODEL") or DEFAULT_MODEL,
+            voice=get("OPENAI_REALTIME_VOICE") or DEFAULT_VOICE,
+            sim_url=sim_url,
+            sim=sim or SimOptions(),
+        )
+
+
+class ModelFactory:
+    """Makes one process's realtime models; owns the embedded simulator when one is needed."""
+
+    def __init__(self, settings: ModelSettings) -> None:
+        self.settings = settings
+        self._stack = contextlib.AsyncExitStack()
+        self._base_url: str | None = None
+        self._running: RunningSimulator | None = None
+        self._started = False
+
+    @property
+    def uses_simulator(self) -> bool:
+        return self.settings.api_key is None
+
+    @property
+    def base_url(self) -> str | None:
+        """Where the simulator answers (None when OpenAI does)."""
+        return self._base_url
+
+    @property
+    def simulator(self) -> RunningSimulator | None:
+        """The simulator this factory runs in-process, if it runs one."""
+        return self._running
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        s = self.settings
+        if s.api_key is not None:
+            logger.info("OpenAI Realtime (%s, voice %s) answers calls", s.model, s.voice)
+        elif s.sim_url is not None:
+            self._base_url = s.sim_url
+            logger.info(
+                "OPENAI_API_KEY is not set, so the simulator at %s answers calls "
+                "(TRUNKLINE_SIM_URL); set OPENAI_API_KEY to use OpenAI",
+                s.sim_url,
+            )
+        else:
+            # imported here: it loads Silero and espeak-ng, which an OpenAI-backed process
+            # never needs
+            from agent.sim.embedded import run_simulator
+
+            running = await self._stack.enter_async_context(run_simulator(s.sim))
+            self._running = running
+            self._base_url = running.base_url
+            logger.info(
+                "OPENAI_API_KEY is not set, so the local OpenAI-Realtime simulator answers "
+                "calls at %s (scripted replies in espeak-ng's voice, no speech recognition; "
+                "think %s ms, %s chunks, seed %d); set OPENAI_API_KEY to use OpenAI",
+                running.base_url,
+                s.sim.think,
+                s.sim.chunking,
+                s.sim.seed,
+            )
+        self._started = True
+
+    def create(self) -> RealtimeModel:
+        """A model for one call; the caller must ``await model.aclose()`` when it ends."""
+        if not self._started:
+            raise RuntimeError("ModelFactory.start() must be awaited before create()")
+        s = self.settings
+        if s.api_key is not None:
+            return RealtimeModel(
+                model=s.model, voice=s.voice, api_key=s.api_key, turn_detection=TURN_DETECTION
+            )
+        assert self._base_url is not None
+        return RealtimeModel(
+            model=s.model,
+            voice=s.voice,
+            api_key=SIM_API_KEY,
+            base_url=self._base_url,
+            turn_detection=TURN_DETECTION,
+        )
+
+    async def aclose(self) -> None:
+        """Stop the embedded simulator, if this factory started one."""
+        await self._stack.aclose()
+        self._started = False
+        self._base_url = None
+        self._running = None
+
+    async def __aenter__(self) -> ModelFactory:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
