@@ -14,13 +14,13 @@ import re
 import sys
 from datetime import timedelta
 
-from sip.settings import (
+from trunkline.config import (
     DEFAULT_AGENT_NAME,
     DEFAULT_ENV_FILE,
     LiveKitCredentials,
     agent_name,
     livekit_credentials,
-    read_env,
+    load_env,
 )
 
 PLAYGROUND_URL = "https://agents-playground.livekit.io"
@@ -96,7 +96,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    env = read_env(args.env_file)
+    env = load_env(args.env_file)
     problems: list[str] = []
     credentials = livekit_credentials(env, problems)
     ttl: timedelta | None = None

@@ -30,6 +30,9 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
+    "serve": Command(
+        "sip.sidecar.serve", "run the Twilio sidecar (webhook + media streams) and its agent"
+    ),
     "call": Command("sip.caller.cli", "place a simulated Twilio call against a running sidecar"),
     "provision": Command(
         "sip.provision.cli",

@@ -3,8 +3,9 @@
 The mode trunkline runs in is chosen by what is configured, never by editing code:
 ``LIVEKIT_URL`` present → Twilio calls are bridged into LiveKit rooms; absent → the agent runs
 inside the sidecar. ``OPENAI_API_KEY`` present → OpenAI Realtime; absent → the local simulator.
-Every missing or malformed value is reported together, one line each, so a deploy fails once
-with the whole list instead of once per mistake.
+Values come from the environment over ``.env.local`` (the environment wins, so a CI secret
+overrides a stale file). Every missing or malformed value is reported together, one line each,
+so a deploy fails once with the whole list instead of once per mistake.
 """
 
 from __future__ import annotations
@@ -21,6 +22,79 @@ from dotenv import dotenv_values
 T = TypeVar("T")
 
 DEFAULT_AGENT_NAME = "trunkline"
+DEFAULT_ENV_FILE = ".env.local"
+
+
+@dataclass(frozen=True)
+class LiveKitCredentials:
+    url: str
+    api_key: str
+    api_secret: str
+
+
+@dataclass(frozen=True)
+class TwilioCredentials:
+    account_sid: str
+    auth_token: str
+
+
+def load_env(env_file: str | Path | None = DEFAULT_ENV_FILE) -> dict[str, str]:
+    """The process environment over the values of ``env_file`` (absent file: environment only)."""
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ)
+    return values
+
+
+def text(env: Mapping[str, str], name: str) -> str | None:
+    """A setting's value with surrounding blanks removed; empty counts as unset."""
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def livekit_credentials(env: Mapping[str, str], problems: list[str]) -> LiveKitCredentials | None:
+    """LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET, or None with the reasons appended."""
+    url = text(env, "LIVEKIT_URL")
+    key = text(env, "LIVEKIT_API_KEY")
+    secret = text(env, "LIVEKIT_API_SECRET")
+    found: list[str] = []
+    if url is None:
+        found.append(
+            "LIVEKIT_URL is not set (your project URL, e.g. wss://<project>.livekit.cloud)"
+        )
+    elif urlsplit(url).scheme not in ("wss", "ws", "https", "http") or not urlsplit(url).hostname:
+        found.append(f"LIVEKIT_URL={url!r} is not a ws(s):// or http(s):// URL with a host")
+    if key is None:
+        found.append("LIVEKIT_API_KEY is not set")
+    if secret is None:
+        found.append("LIVEKIT_API_SECRET is not set")
+    problems.extend(found)
+    if found or url is None or key is None or secret is None:
+        return None
+    return LiveKitCredentials(url=url.rstrip("/"), api_key=key, api_secret=secret)
+
+
+def twilio_credentials(env: Mapping[str, str], problems: list[str]) -> TwilioCredentials | None:
+    """TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN, or None with the reasons appended."""
+    sid = text(env, "TWILIO_ACCOUNT_SID")
+    token = text(env, "TWILIO_AUTH_TOKEN")
+    found: list[str] = []
+    if sid is None:
+        found.append("TWILIO_ACCOUNT_SID is not set")
+    elif not sid.startswith("AC"):
+        found.append(f"TWILIO_ACCOUNT_SID={sid!r} does not start with 'AC'")
+    if token is None:
+        found.append("TWILIO_AUTH_TOKEN is not set")
+    problems.extend(found)
+    if found or sid is None or token is None:
+        return None
+    return TwilioCredentials(account_sid=sid, auth_token=token)
+
+
+def agent_name(env: Mapping[str, str], override: str | None = None) -> str:
+    """The name the worker registers under; dispatch by any other name reaches no agent."""
+    return override or text(env, "AGENT_NAME") or DEFAULT_AGENT_NAME
 
 
 class ConfigError(ValueError):
@@ -32,34 +106,6 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class LiveKitSettings:
-    url: str
-    api_key: str
-    api_secret: str
-    agent_name: str = DEFAULT_AGENT_NAME
-
-
-@dataclass(frozen=True)
-class TwilioSettings:
-    """Twilio credentials; without an auth token the sidecar runs unauthenticated (dev mode)."""
-
-    auth_token: str | None = None
-    account_sid: str | None = None
-
-    @property
-    def can_use_rest(self) -> bool:
-        return bool(self.auth_token and self.account_sid)
-
-
-@dataclass(frozen=True)
-class OpenAISettings:
-    api_key: str | None = None
-    model: str = "gpt-realtime"
-    voice: str = "alloy"
-    base_url: str | None = None
-
-
-@dataclass(frozen=True)
 class Limits:
     max_calls: int = 200
     max_call_seconds: float = 3600.0
@@ -68,11 +114,17 @@ class Limits:
 
 @dataclass(frozen=True)
 class Settings:
+    """What the sidecar needs; the model's own settings are read by ``agent.model``."""
+
     public_url: str | None = None
     stream_secret: str | None = None
-    twilio: TwilioSettings = field(default_factory=TwilioSettings)
-    openai: OpenAISettings = field(default_factory=OpenAISettings)
-    livekit: LiveKitSettings | None = None
+    twilio_auth_token: str | None = None
+    """Enables signature checks; without it the sidecar runs in (loudly logged) dev mode."""
+    twilio: TwilioCredentials | None = None
+    """REST credentials (hang-up through the API, transfers), when both are configured."""
+    openai_api_key: str | None = None
+    livekit: LiveKitCredentials | None = None
+    agent_name: str = DEFAULT_AGENT_NAME
     limits: Limits = field(default_factory=Limits)
     turn_log: str | None = None
 
@@ -83,48 +135,20 @@ class Settings:
 
     @property
     def model_source(self) -> str:
-        return "openai" if self.openai.api_key else "simulator"
+        return "openai" if self.openai_api_key else "simulator"
 
 
-def load_env(env_file: str | Path | None = ".env.local") -> dict[str, str]:
-    """The process environment over the values of ``env_file`` (the environment wins)."""
-    values: dict[str, str] = {}
-    if env_file is not None and Path(env_file).is_file():
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ)
-    return values
-
-
-class _Reader:
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def text(self, name: str) -> str | None:
-        value = self.env.get(name, "").strip()
-        return value or None
-
-    def parsed(self, name: str, parse: Callable[[str], T], default: T, what: str) -> T:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            return parse(raw)
-        except ValueError:
-            self.problems.append(f"{name}={raw!r} is not {what}")
-            return default
-
-    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
-        raw = self.text(name)
-        if raw is None:
-            return None
-        parts = urlsplit(raw)
-        if parts.scheme not in schemes or not parts.hostname:
-            self.problems.append(
-                f"{name}={raw!r} is not a URL with scheme {' or '.join(schemes)} and a host"
-            )
-            return None
-        return raw.rstrip("/")
+def _parsed(
+    env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T, problems: list[str]
+) -> T:
+    raw = text(env, name)
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except ValueError:
+        problems.append(f"{name}={raw!r} is not a positive number")
+        return default
 
 
 def _positive_int(raw: str) -> int:
@@ -142,64 +166,48 @@ def _positive_float(raw: str) -> float:
 
 
 def settings_from_env(env: Mapping[str, str]) -> Settings:
-    """Build validated settings from a mapping (use :func:`load_env` for the real one)."""
-    r = _Reader(env)
-    public_url = r.url("PUBLIC_URL", ("https", "http"))
-
-    livekit: LiveKitSettings | None = None
-    lk_url = r.url("LIVEKIT_URL", ("wss", "ws", "https", "http"))
-    if lk_url is not None:
-        key, secret = r.text("LIVEKIT_API_KEY"), r.text("LIVEKIT_API_SECRET")
-        for name, value in (("LIVEKIT_API_KEY", key), ("LIVEKIT_API_SECRET", secret)):
-            if value is None:
-                r.problems.append(f"{name} is required when LIVEKIT_URL is set")
-        if key and secret:
-            livekit = LiveKitSettings(
-                url=lk_url,
-                api_key=key,
-                api_secret=secret,
-                agent_name=r.text("AGENT_NAME") or DEFAULT_AGENT_NAME,
-            )
-
-    twilio = TwilioSettings(
-        auth_token=r.text("TWILIO_AUTH_TOKEN"), account_sid=r.text("TWILIO_ACCOUNT_SID")
-    )
-    if twilio.auth_token is not None and public_url is None and "PUBLIC_URL" not in env:
-        r.problems.append(
+    """Build validated sidecar settings from a mapping (use :func:`load_env` for the real one)."""
+    problems: list[str] = []
+    public_url = text(env, "PUBLIC_URL")
+    if public_url is not None:
+        parts = urlsplit(public_url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            problems.append(f"PUBLIC_URL={public_url!r} is not an http(s):// URL with a host")
+        public_url = public_url.rstrip("/")
+    livekit = livekit_credentials(env, problems) if text(env, "LIVEKIT_URL") else None
+    auth_token = text(env, "TWILIO_AUTH_TOKEN")
+    twilio = None
+    if text(env, "TWILIO_ACCOUNT_SID") is not None:
+        twilio = twilio_credentials(env, problems)
+    if auth_token is not None and text(env, "PUBLIC_URL") is None:
+        problems.append(
             "PUBLIC_URL is required when TWILIO_AUTH_TOKEN is set: Twilio signs the public URL "
             "it called, which a proxy's Host header does not reliably give"
         )
-    if twilio.account_sid is not None and not twilio.account_sid.startswith("AC"):
-        r.problems.append("TWILIO_ACCOUNT_SID must start with 'AC'")
-
-    openai = OpenAISettings(
-        api_key=r.text("OPENAI_API_KEY"),
-        model=r.text("OPENAI_REALTIME_MODEL") or OpenAISettings.model,
-        voice=r.text("OPENAI_VOICE") or OpenAISettings.voice,
-        base_url=r.url("OPENAI_BASE_URL", ("https", "http", "wss", "ws")),
-    )
     defaults = Limits()
     limits = Limits(
-        max_calls=r.parsed("TRUNKLINE_MAX_CALLS", _positive_int, defaults.max_calls, "> 0"),
-        max_call_seconds=r.parsed(
-            "TRUNKLINE_MAX_CALL_SECONDS", _positive_float, defaults.max_call_seconds, "> 0"
+        max_calls=_parsed(env, "TRUNKLINE_MAX_CALLS", _positive_int, defaults.max_calls, problems),
+        max_call_seconds=_parsed(
+            env, "TRUNKLINE_MAX_CALL_SECONDS", _positive_float, defaults.max_call_seconds, problems
         ),
-        max_message_bytes=r.parsed(
-            "TRUNKLINE_MAX_MESSAGE_BYTES", _positive_int, defaults.max_message_bytes, "> 0"
+        max_message_bytes=_parsed(
+            env, "TRUNKLINE_MAX_MESSAGE_BYTES", _positive_int, defaults.max_message_bytes, problems
         ),
     )
-    if r.problems:
-        raise ConfigError(r.problems)
+    if problems:
+        raise ConfigError(problems)
     return Settings(
         public_url=public_url,
-        stream_secret=r.text("TRUNKLINE_STREAM_SECRET"),
+        stream_secret=text(env, "TRUNKLINE_STREAM_SECRET"),
+        twilio_auth_token=auth_token,
         twilio=twilio,
-        openai=openai,
+        openai_api_key=text(env, "OPENAI_API_KEY"),
         livekit=livekit,
+        agent_name=agent_name(env),
         limits=limits,
-        turn_log=r.text("TRUNKLINE_TURN_LOG"),
+        turn_log=text(env, "TRUNKLINE_TURN_LOG"),
     )
 
 
-def load_settings(env_file: str | Path | None = ".env.local") -> Settings:
+def load_settings(env_file: str | Path | None = DEFAULT_ENV_FILE) -> Settings:
     return settings_from_env(load_env(env_file))

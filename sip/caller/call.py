@@ -119,6 +119,7 @@ class SimulatedCaller:
         self._close_code: int | None = None
         self._reply: _Reply | None = None
         self.turns: list[TurnResult] = []
+        self._open_turn: tuple[int, float, float, _Reply] | None = None
         self.greeting: TurnResult | None = None
         self._epoch_offset = time.time() - time.monotonic()
 
@@ -184,6 +185,9 @@ class SimulatedCaller:
             receiver = asyncio.create_task(self._receive(ws))
             try:
                 await self._tick_loop(ws)
+            except (ConnectionError, aiohttp.ClientError):
+                # the sidecar closed the stream while we were sending: the agent hung up
+                await asyncio.wait_for(receiver, timeout=5)
             finally:
                 if not ws.closed:
                     with contextlib.suppress(ConnectionError, RuntimeError):
@@ -286,6 +290,7 @@ class SimulatedCaller:
             if barged is not None and self.turns:
                 self.turns[-1].barge_in = self._barge_result(speech_start, barged)
             reply = self._reply = _Reply(since=speech_end)
+            self._open_turn = (turn, speech_start, speech_end, reply)
             next_speech_start = None
             barge = o.barge_in and turn < o.turns
             deadline = speech_end + o.reply_timeout_s
@@ -297,8 +302,14 @@ class SimulatedCaller:
                     next_speech_start = now
                     break
                 yield self.noise.frame()
-            self.turns.append(self._turn_result(turn, speech_start, speech_end, reply))
+            self._close_turn()
         yield None
+
+    def _close_turn(self) -> None:
+        """Record the turn being listened to (also when the agent hangs up during it)."""
+        if self._open_turn is not None:
+            self.turns.append(self._turn_result(*self._open_turn))
+            self._open_turn = None
 
     def _press(self, digit: str) -> Generator[bytes, None, None]:
         """Send a DTMF event, then listen to whatever the agent answers."""
@@ -353,6 +364,7 @@ class SimulatedCaller:
         )
 
     def _result(self, duration_s: float) -> CallResult:
+        self._close_turn()
         heard = g711.decode(b"".join(self._heard)) if self._heard else np.zeros(0, np.int16)
         return CallResult(
             call_sid=self.o.call_sid,

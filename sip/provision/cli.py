@@ -18,12 +18,12 @@ from sip.provision.spec import (
     TRANSFER_MODES,
     make_spec,
 )
-from sip.settings import (
+from trunkline.config import (
     DEFAULT_AGENT_NAME,
     DEFAULT_ENV_FILE,
     agent_name,
     livekit_credentials,
-    read_env,
+    load_env,
     text,
     twilio_credentials,
 )
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from sip.provision.plan import Change, ProvisionError
     from sip.provision.provisioner import provision
 
-    env = read_env(args.env_file)
+    env = load_env(args.env_file)
     problems: list[str] = []
     spec = make_spec(
         numbers=args.number,

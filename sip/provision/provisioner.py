@@ -18,7 +18,7 @@ from sip.provision.livekit_side import apply_livekit, read_livekit
 from sip.provision.plan import Report
 from sip.provision.spec import ProvisionSpec
 from sip.provision.twilio_side import apply_twilio, read_twilio
-from sip.settings import LiveKitCredentials, TwilioCredentials
+from trunkline.config import LiveKitCredentials, TwilioCredentials
 
 
 async def provision(

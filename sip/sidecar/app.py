@@ -59,7 +59,7 @@ def _public_base(request: web.Request, settings: Settings) -> str:
 
 
 def _signature_ok(request: web.Request, state: SidecarState, params: dict[str, str]) -> bool:
-    token = state.settings.twilio.auth_token
+    token = state.settings.twilio_auth_token
     if token is None:
         return True
     websocket = request.path == MEDIA_PATH
@@ -151,7 +151,7 @@ def create_app(
     rest: TwilioCalls | None = None,
     tokens: StreamTokens | None = None,
 ) -> web.Application:
-    if settings.twilio.auth_token is None:
+    if settings.twilio_auth_token is None:
         logger.warning(
             "DEV MODE: TWILIO_AUTH_TOKEN is not set — Twilio signatures are NOT checked. "
             "Anyone who can reach this server can place calls. Set it in production."

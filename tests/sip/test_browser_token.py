@@ -10,8 +10,8 @@ import jwt
 import pytest
 
 from sip.browser_token import join_token, parse_ttl, websocket_url
-from sip.settings import LiveKitCredentials
 from trunkline import cli
+from trunkline.config import LiveKitCredentials
 
 KEY = "APIbrowsertest"
 SECRET = "browser-token-test-secret-of-at-least-32-bytes"

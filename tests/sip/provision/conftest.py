@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestServer
 from sip.provision.plan import Change
 from sip.provision.provisioner import provision
 from sip.provision.spec import ProvisionSpec
-from sip.settings import LiveKitCredentials, TwilioCredentials
 from tests.sip.provision.twilio_standin import LoopbackHttpClient, TwilioStandIn
 from tests.sip.provision.twirp_standin import TwirpSipStandIn
+from trunkline.config import LiveKitCredentials, TwilioCredentials
 
 API_KEY = "APIprovisiontest"
 API_SECRET = "provisioning-test-secret-of-at-least-32-bytes"

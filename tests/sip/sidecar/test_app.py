@@ -25,7 +25,7 @@ from sip.sidecar.app import create_app
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
 from tests.waiting import eventually
-from trunkline.config import Settings, TwilioSettings, settings_from_env
+from trunkline.config import Settings, settings_from_env
 
 PUBLIC = "https://sidecar.example.com"
 
@@ -254,7 +254,7 @@ async def test_call_limit_refuses_with_spoken_apology() -> None:
 
 
 async def test_signatures_checked_on_webhook_and_upgrade() -> None:
-    settings = Settings(public_url=PUBLIC, twilio=TwilioSettings(auth_token="tok"))
+    settings = Settings(public_url=PUBLIC, twilio_auth_token="tok")
     h = Harness(settings)
     validator = RequestValidator("tok")
     form = {"CallSid": "CA1", "From": "+1555", "To": "+1666"}

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from sip.settings import (
+from trunkline.config import (
     LiveKitCredentials,
     TwilioCredentials,
     agent_name,
     livekit_credentials,
-    read_env,
+    load_env,
     twilio_credentials,
 )
 
@@ -20,13 +20,13 @@ def test_environment_wins_over_the_env_file(tmp_path: Path, clean_env: pytest.Mo
     env_file = tmp_path / ".env.local"
     env_file.write_text("LIVEKIT_URL=wss://file.livekit.cloud\nAGENT_NAME=from-file\n")
     clean_env.setenv("LIVEKIT_URL", "wss://env.livekit.cloud")
-    env = read_env(env_file)
+    env = load_env(env_file)
     assert env["LIVEKIT_URL"] == "wss://env.livekit.cloud"
     assert env["AGENT_NAME"] == "from-file"
 
 
 def test_a_missing_env_file_is_no_error(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
-    assert "LIVEKIT_URL" not in read_env(tmp_path / "absent")
+    assert "LIVEKIT_URL" not in load_env(tmp_path / "absent")
 
 
 def test_complete_credentials() -> None:
