@@ -79,6 +79,7 @@ class TurnMetrics:
         self._fields["pacer"] = pacer_summary(seg)
 
     def _on_playback_started(self, ev: PlaybackStartedEvent) -> None:
+        logger.debug("call %s: playback started at %.3f", self.call_id, ev.created_at)
         if self.playback_is_at_caller and "caller_first_audio" not in self._fields:
             self._fields["caller_first_audio"] = ev.created_at
 

@@ -153,3 +153,43 @@ def bandwidth_bars(
     ax.legend(fontsize="small")
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, out)
+
+
+def call_timeline(
+    heard: npt.ArrayLike,
+    rate: int,
+    out: Path,
+    *,
+    speech_ends: Sequence[float] = (),
+    first_audio: Sequence[float] = (),
+    title: str = "",
+) -> Path:
+    """What a caller heard: waveform over spectrogram, with the latency markers of each turn.
+
+    Times are seconds from the start of the recording: a dashed line where the caller stopped
+    speaking, a solid one where the agent's audio first arrived — the gap between them is the
+    response latency the caller lived through.
+    """
+    x = as_float(heard)
+    t = np.arange(len(x)) / rate
+    fig = Figure(figsize=(11, 5))
+    wave_ax, spec_ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1.4])
+    wave_ax.plot(t, x, lw=0.4, color="#333333")
+    wave_ax.set_ylim(-1, 1)
+    wave_ax.set_ylabel("amplitude")
+    nfft = max(round(0.032 * rate), 16)
+    spec_ax.specgram(x, NFFT=nfft, Fs=rate, noverlap=nfft // 2, cmap="magma", vmin=-130, vmax=-30)
+    spec_ax.set_ylabel("Hz")
+    spec_ax.set_xlabel("seconds since the call started")
+    for ax in (wave_ax, spec_ax):
+        for i, s in enumerate(speech_ends):
+            ax.axvline(
+                s, color="#1f77b4", ls="--", lw=1, label="caller speech end" if i == 0 else None
+            )
+        for i, s in enumerate(first_audio):
+            ax.axvline(s, color="#d62728", lw=1, label="first agent audio" if i == 0 else None)
+    if speech_ends or first_audio:
+        wave_ax.legend(loc="upper right", fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, out)

@@ -45,7 +45,8 @@ class CallerOptions:
     speech: list[list[bytes]]
     """μ-law 20 ms frames of each clip; turn *i* speaks clip ``i % len(speech)``."""
     turns: int = 2
-    barge_in: bool = False
+    barge_in_turns: frozenset[int] = frozenset()
+    """Turns whose reply the caller talks over (the interruption is the next turn's speech)."""
     barge_after_ms: int = 1000
     quiet_ms: int = 800
     """Agent silence that ends a reply (and the greeting)."""
@@ -122,6 +123,7 @@ class SimulatedCaller:
         self._open_turn: tuple[int, float, float, _Reply] | None = None
         self.greeting: TurnResult | None = None
         self._epoch_offset = time.time() - time.monotonic()
+        self._started_at = time.time()
 
     # --- signalling ----------------------------------------------------------------------
 
@@ -236,6 +238,7 @@ class SimulatedCaller:
 
     async def _tick_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         t0 = time.monotonic()
+        self._started_at = time.time()
         n = 0
         script = self._script()
         frame = next(script)
@@ -292,7 +295,7 @@ class SimulatedCaller:
             reply = self._reply = _Reply(since=speech_end)
             self._open_turn = (turn, speech_start, speech_end, reply)
             next_speech_start = None
-            barge = o.barge_in and turn < o.turns
+            barge = turn in o.barge_in_turns and turn < o.turns
             deadline = speech_end + o.reply_timeout_s
             while time.monotonic() < deadline:
                 now = time.monotonic()
@@ -368,6 +371,7 @@ class SimulatedCaller:
         heard = g711.decode(b"".join(self._heard)) if self._heard else np.zeros(0, np.int16)
         return CallResult(
             call_sid=self.o.call_sid,
+            started_at=self._started_at,
             duration_s=duration_s,
             greeting=self.greeting,
             turns=self.turns,

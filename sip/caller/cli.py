@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         url=args.url,
         speech=load_speech(wavs),
         turns=args.turns,
-        barge_in=args.barge_in,
+        barge_in_turns=frozenset(range(1, args.turns)) if args.barge_in else frozenset(),
         barge_after_ms=args.barge_after_ms,
         dtmf=args.dtmf,
         auth_token=args.auth_token,

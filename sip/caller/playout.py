@@ -41,6 +41,8 @@ class Playout:
 
     def __init__(self) -> None:
         self._queue: deque[_Chunk | str] = deque()
+        self._finishing: list[str] = []
+        """Marks whose audio is playing during the current tick: echoed when it has played."""
         self.buffered_bytes = 0
 
     def add_media(self, ulaw: bytes) -> None:
@@ -53,19 +55,24 @@ class Playout:
 
     def clear(self) -> list[str]:
         """Drop all queued audio; returns every pending mark (Twilio echoes them at once)."""
-        marks = [item for item in self._queue if isinstance(item, str)]
+        marks = self._finishing + [item for item in self._queue if isinstance(item, str)]
+        self._finishing = []
         self._queue.clear()
         self.buffered_bytes = 0
         return marks
 
     def tick(self) -> TickResult:
-        """Play one 20 ms frame."""
+        """Play one 20 ms frame.
+
+        A mark reached after some of this frame's audio is echoed at the next tick, once that
+        audio has actually played out; one reached before any is echoed now.
+        """
         out = bytearray()
-        marks: list[str] = []
+        marks, self._finishing = self._finishing, []
         while self._queue:
             head = self._queue[0]
             if isinstance(head, str):
-                marks.append(head)
+                (self._finishing if out else marks).append(head)
                 self._queue.popleft()
                 continue
             if len(out) == FRAME_BYTES:

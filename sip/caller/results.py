@@ -72,6 +72,8 @@ def cadence_stats(arrivals: list[float], depth_ms: list[float]) -> CadenceStats:
 @dataclass
 class CallResult:
     call_sid: str
+    started_at: float
+    """Epoch seconds of the first media frame: time zero of ``heard``."""
     duration_s: float
     greeting: TurnResult | None
     turns: list[TurnResult]

@@ -18,11 +18,12 @@ def test_marks_echo_only_after_their_audio_played() -> None:
     t1 = p.tick()
     assert t1.audio == b"\x01" * 160 and t1.marks == [] and t1.played_bytes == 160
     t2 = p.tick()
-    assert t2.audio == b"\x02" * 100 + b"\x03" * 60 and t2.marks == ["a"]
+    assert t2.audio == b"\x02" * 100 + b"\x03" * 60 and t2.marks == []  # "a" still playing
     t3 = p.tick()
     assert t3.audio == b"\x03" * 140 + SILENT_FRAME[:20] and t3.played_bytes == 140
-    assert t3.marks == ["b"]
-    assert p.tick().played_bytes == 0
+    assert t3.marks == ["a"]
+    t4 = p.tick()
+    assert t4.played_bytes == 0 and t4.marks == ["b"]
 
 
 def test_mark_on_empty_buffer_echoes_next_tick() -> None:
@@ -38,6 +39,10 @@ def test_clear_drops_audio_and_returns_pending_marks() -> None:
     p.add_media(b"\x01" * 160)
     p.add_mark("y")
     p.tick()
+    p.tick()
+    p.tick()
+    p.tick()
+    p.tick()  # 800 bytes played, "x" reached during this tick: not yet echoed
     assert p.clear() == ["x", "y"]
     assert p.buffered_bytes == 0 and p.tick().audio == SILENT_FRAME
 
