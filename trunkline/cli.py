@@ -31,6 +31,17 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     "sim": Command("agent.sim.cli", "serve the local OpenAI-Realtime-compatible model simulator"),
+    "provision": Command(
+        "sip.provision.cli",
+        "set up the sip path: LiveKit inbound trunk, dispatch rule, Twilio trunk",
+    ),
+    "token": Command("sip.browser_token", "print a browser join token that dispatches the agent"),
+    "lab": Command(
+        "trunkline.lab_command", "measure audio quality per caller path: table, report, plots"
+    ),
+    "report": Command(
+        "trunkline.report_command", "per-path latency report from turn logs (JSON lines)"
+    ),
 }
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
