@@ -7,6 +7,9 @@ and serves every call of that process (``TRUNKLINE_SIM_URL`` instead points ever
 agent worker at one already running). Each call gets its own ``RealtimeModel`` from
 ``create()`` and must ``await model.aclose()`` when the call ends.
 
+An empty ``OPENAI_BASE_URL`` (as ``.env.example`` leaves it) counts as unset: the factory always
+passes the endpoint explicitly, so the plugin never reads an empty one from the environment.
+
 Both models use server-side turn detection (``server_vad``, 500 ms silence, 300 ms prefix), so
 the ``AgentSession`` runs with ``vad=None``: the model, not the agent, decides when the caller
 has finished a turn, as it would in production.
@@ -16,17 +19,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from livekit.plugins.openai.realtime import RealtimeModel
+from livekit.plugins.openai.realtime.realtime_model import OPENAI_BASE_URL
 from openai.types.realtime.realtime_audio_input_turn_detection import ServerVad
 
 from agent.sim.options import SimOptions
+from sip.settings import text
 
 if TYPE_CHECKING:
     from agent.sim.embedded import RunningSimulator
@@ -34,7 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gpt-realtime"
-DEFAULT_VOICE = "marin"
+DEFAULT_VOICE = "alloy"
 #: the simulator wants a bearer token like the service, but checks nothing
 SIM_API_KEY = "trunkline-local-simulator"
 
@@ -48,42 +52,43 @@ TURN_DETECTION = ServerVad(
 )
 
 
-class ModelConfigError(ValueError):
-    """An environment value the model factory cannot use; the message names it."""
-
-
 @dataclass(frozen=True)
 class ModelSettings:
     api_key: str | None = None
     model: str = DEFAULT_MODEL
     voice: str = DEFAULT_VOICE
+    #: OpenAI's endpoint, or a compatible proxy / gateway
+    base_url: str = OPENAI_BASE_URL
     #: an already running simulator (``http://host:port/v1``) to use instead of starting one
     sim_url: str | None = None
     sim: SimOptions = field(default_factory=SimOptions)
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str] | None = None, *, sim: SimOptions | None = None
-    ) -> ModelSettings:
-        """Read ``OPENAI_API_KEY``, ``OPENAI_REALTIME_MODEL``, ``OPENAI_REALTIME_VOICE`` and
-        ``TRUNKLINE_SIM_URL`` (empty counts as unset)."""
-        env = os.environ if env is None else env
+        cls, env: Mapping[str, str], problems: list[str], *, sim: SimOptions | None = None
+    ) -> ModelSettings | None:
+        """Read ``OPENAI_API_KEY``, ``OPENAI_REALTIME_MODEL``, ``OPENAI_VOICE``,
+        ``OPENAI_BASE_URL`` and ``TRUNKLINE_SIM_URL`` (empty counts as unset).
 
-        def get(name: str) -> str | None:
-            return env.get(name, "").strip() or None
-
-        sim_url = get("TRUNKLINE_SIM_URL")
-        if sim_url is not None:
-            parsed = urlparse(sim_url)
-            if parsed.scheme not in ("http", "https", "ws", "wss") or not parsed.netloc:
-                raise ModelConfigError(
-                    f"TRUNKLINE_SIM_URL must look like http://127.0.0.1:8765/v1, got {sim_url!r}"
-                )
+        Malformed values are appended to ``problems``, one line each, and None is returned.
+        """
+        found: list[str] = []
+        urls: dict[str, str | None] = {}
+        for name in ("OPENAI_BASE_URL", "TRUNKLINE_SIM_URL"):
+            url = urls[name] = text(env, name)
+            if url is not None:
+                parts = urlsplit(url)
+                if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+                    found.append(f"{name}={url!r} is not an http(s):// URL with a host")
+        problems.extend(found)
+        if found:
+            return None
         return cls(
-            api_key=get("OPENAI_API_KEY"),
-            model=get("OPENAI_REALTIME_MODEL") or DEFAULT_MODEL,
-            voice=get("OPENAI_REALTIME_VOICE") or DEFAULT_VOICE,
-            sim_url=sim_url,
+            api_key=text(env, "OPENAI_API_KEY"),
+            model=text(env, "OPENAI_REALTIME_MODEL") or DEFAULT_MODEL,
+            voice=text(env, "OPENAI_VOICE") or DEFAULT_VOICE,
+            base_url=urls["OPENAI_BASE_URL"] or OPENAI_BASE_URL,
+            sim_url=urls["TRUNKLINE_SIM_URL"],
             sim=sim or SimOptions(),
         )
 
@@ -117,7 +122,9 @@ class ModelFactory:
             return
         s = self.settings
         if s.api_key is not None:
-            logger.info("OpenAI Realtime (%s, voice %s) answers calls", s.model, s.voice)
+            logger.info(
+                "OpenAI Realtime (%s, voice %s) at %s answers calls", s.model, s.voice, s.base_url
+            )
         elif s.sim_url is not None:
             self._base_url = s.sim_url
             logger.info(
@@ -151,7 +158,11 @@ class ModelFactory:
         s = self.settings
         if s.api_key is not None:
             return RealtimeModel(
-                model=s.model, voice=s.voice, api_key=s.api_key, turn_detection=TURN_DETECTION
+                model=s.model,
+                voice=s.voice,
+                api_key=s.api_key,
+                base_url=s.base_url,
+                turn_detection=TURN_DETECTION,
             )
         assert self._base_url is not None
         return RealtimeModel(

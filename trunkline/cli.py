@@ -33,6 +33,7 @@ COMMANDS: dict[str, Command] = {
     "serve": Command(
         "sip.sidecar.serve", "run the Twilio sidecar (webhook + media streams) and its agent"
     ),
+    "sim": Command("agent.sim.cli", "serve the local OpenAI-Realtime-compatible model simulator"),
     "call": Command("sip.caller.cli", "place a simulated Twilio call against a running sidecar"),
     "provision": Command(
         "sip.provision.cli",
@@ -45,7 +46,6 @@ COMMANDS: dict[str, Command] = {
     "report": Command(
         "trunkline.report_command", "per-path latency report from turn logs (JSON lines)"
     ),
-    "sim": Command("agent.sim.cli", "serve the local OpenAI-Realtime-compatible model simulator"),
 }
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"

@@ -31,10 +31,6 @@ class Outbox:
         self.overflow = asyncio.Event()
         self._closed = False
 
-    @property
-    def queued_bytes(self) -> int:
-        return self._bytes
-
     def put(self, event: Event) -> None:
         if self._closed:
             return

@@ -62,16 +62,19 @@ def event(type_: str, **fields: Any) -> Event:
 
 
 def error_event(err: InvalidRequest) -> Event:
-    return event(
-        "error",
-        error={
-            "type": "invalid_request_error",
-            "code": err.code,
-            "message": err.message,
-            "param": err.param,
-            "event_id": err.event_id,
-        },
-    )
+    return _error("invalid_request_error", err.message, err.code, err.param, err.event_id)
+
+
+def server_error_event(message: str) -> Event:
+    """The service's answer when it fails itself rather than rejecting the request."""
+    return _error("server_error", message, None, None, None)
+
+
+def _error(
+    type_: str, message: str, code: str | None, param: str | None, event_id: str | None
+) -> Event:
+    fields = {"code": code, "message": message, "param": param, "event_id": event_id}
+    return event("error", error={"type": type_, **fields})
 
 
 def parse_client_event(text: str) -> BaseModel:

@@ -45,6 +45,7 @@ from .protocol import (
     event,
     new_id,
     parse_client_event,
+    server_error_event,
 )
 from .response import ReplyPlan, Response, ResponseContext
 from .script import ToolCall
@@ -112,6 +113,13 @@ class SimSession:
             self._dispatch(parse_client_event(text))
         except InvalidRequest as e:
             self.reject(e)
+        except Exception:
+            # a simulator bug: report it like the service's server_error, keep the session
+            logger.exception("failed to handle a client event")
+            self.stats["errors"] += 1
+            self._emit(
+                server_error_event("The simulator failed to handle this event; see its log.")
+            )
 
     def reject(self, err: InvalidRequest) -> None:
         self.stats["errors"] += 1

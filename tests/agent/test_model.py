@@ -7,56 +7,71 @@ import logging
 import aiohttp
 import pytest
 
-from agent.model import (
-    DEFAULT_MODEL,
-    SIM_API_KEY,
-    ModelConfigError,
-    ModelFactory,
-    ModelSettings,
-)
+from agent.model import DEFAULT_MODEL, DEFAULT_VOICE, SIM_API_KEY, ModelFactory, ModelSettings
 from agent.sim.options import SimOptions
 from agent.sim.timing import ThinkTime
 
 from .sim.harness import eventually
 
 
+def settings(env: dict[str, str], sim: SimOptions | None = None) -> ModelSettings:
+    problems: list[str] = []
+    result = ModelSettings.from_env(env, problems, sim=sim)
+    assert result is not None and problems == []
+    return result
+
+
 def test_settings_from_env_defaults_and_empty_values() -> None:
-    s = ModelSettings.from_env({"OPENAI_API_KEY": "  ", "OPENAI_REALTIME_MODEL": ""})
-    assert s.api_key is None and s.model == DEFAULT_MODEL and s.voice == "marin"
+    s = settings({"OPENAI_API_KEY": "  ", "OPENAI_REALTIME_MODEL": "", "OPENAI_BASE_URL": ""})
+    assert s.api_key is None and s.model == DEFAULT_MODEL and s.voice == DEFAULT_VOICE
+    assert s.base_url == "https://api.openai.com/v1"
     assert s.sim_url is None and s.sim == SimOptions()
 
 
 def test_settings_from_env_reads_every_value() -> None:
     sim = SimOptions(think=ThinkTime.fixed(10), seed=3)
-    s = ModelSettings.from_env(
+    s = settings(
         {
             "OPENAI_API_KEY": "sk-test",
             "OPENAI_REALTIME_MODEL": "gpt-realtime-mini",
-            "OPENAI_REALTIME_VOICE": "cedar",
+            "OPENAI_VOICE": "cedar",
+            "OPENAI_BASE_URL": "https://gateway.example.com/v1",
             "TRUNKLINE_SIM_URL": "http://127.0.0.1:8765/v1",
         },
         sim=sim,
     )
     assert (s.api_key, s.model, s.voice) == ("sk-test", "gpt-realtime-mini", "cedar")
+    assert s.base_url == "https://gateway.example.com/v1"
     assert s.sim_url == "http://127.0.0.1:8765/v1" and s.sim is sim
 
 
-@pytest.mark.parametrize("url", ["127.0.0.1:8765", "ftp://x/v1", "http://"])
-def test_a_malformed_sim_url_is_named(url: str) -> None:
-    with pytest.raises(ModelConfigError, match="TRUNKLINE_SIM_URL"):
-        ModelSettings.from_env({"TRUNKLINE_SIM_URL": url})
+def test_every_malformed_url_is_reported_once() -> None:
+    problems: list[str] = []
+    env = {"TRUNKLINE_SIM_URL": "127.0.0.1:8765", "OPENAI_BASE_URL": "ftp://x/v1"}
+    assert ModelSettings.from_env(env, problems) is None
+    assert len(problems) == 2
+    assert problems[0].startswith("OPENAI_BASE_URL='ftp://x/v1'")
+    assert problems[1].startswith("TRUNKLINE_SIM_URL='127.0.0.1:8765'")
 
 
 async def test_with_a_key_openai_answers_and_no_simulator_starts(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="agent.model")
-    async with ModelFactory(ModelSettings(api_key="sk-test", model="gpt-realtime")) as f:
+    key = ModelSettings(api_key="sk-test", model="gpt-realtime")
+    async with ModelFactory(key) as f:
         assert not f.uses_simulator and f.simulator is None and f.base_url is None
         model = f.create()
         try:
             assert model.model == "gpt-realtime"
             assert model.provider == "api.openai.com"
+        finally:
+            await model.aclose()
+    gateway = ModelSettings(api_key="sk-test", base_url="https://gateway.example.com/v1")
+    async with ModelFactory(gateway) as f:
+        model = f.create()
+        try:
+            assert model.provider == "gateway.example.com"
         finally:
             await model.aclose()
     assert "OpenAI Realtime (gpt-realtime" in caplog.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -37,18 +38,18 @@ class FakeClock:
         await asyncio.sleep(0)
 
 
+async def speak_fixture(text: str) -> Speech:
+    assert text == SPEECH.text
+    return SPEECH
+
+
 class Rig:
-    def __init__(self) -> None:
+    def __init__(self, speak: Callable[[str], Awaitable[Speech]] = speak_fixture) -> None:
         self.clock = FakeClock()
         self.conversation = Conversation()
         self.events: list[tuple[float, dict[str, Any]]] = []
         self.finished: list[Response] = []
         self.emitted = asyncio.Event()
-
-        async def speak(text: str) -> Speech:
-            assert text == SPEECH.text
-            return SPEECH
-
         self.ctx = ResponseContext(
             emit=self.emit,
             conversation=self.conversation,
@@ -233,18 +234,10 @@ async def test_a_silent_tool_follow_up_has_no_items() -> None:
 
 
 async def test_a_reply_that_cannot_be_produced_fails_the_response_only() -> None:
-    rig = Rig()
-
     async def broken(text: str) -> Speech:
         raise RuntimeError("espeak-ng is missing")
 
-    rig.ctx = ResponseContext(
-        emit=rig.emit,
-        conversation=rig.conversation,
-        clock=rig.clock,
-        speak=broken,
-        conversation_id="conv_1",
-    )
+    rig = Rig(speak=broken)
     resp = rig.response(ReplyPlan(SPEECH.text, None, audio=True))
     await run(resp)
     _, done = rig.events[-1]

@@ -468,3 +468,18 @@ async def test_shutdown_closes_live_connections(http: aiohttp.ClientSession) -> 
     msg = await client.ws.receive()
     assert msg.type is aiohttp.WSMsgType.CLOSE
     assert msg.data == aiohttp.WSCloseCode.GOING_AWAY
+
+
+async def test_an_internal_failure_is_a_server_error_not_a_lost_session(
+    http: aiohttp.ClientSession, sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await connect(http, sim)
+
+    def broken(*args: object) -> None:
+        raise KeyError("simulated bug")
+
+    monkeypatch.setattr(session_module.SimSession, "_item_delete", broken)
+    await client.send("conversation.item.delete", item_id="x")
+    assert (await client.expect("error"))["error"]["type"] == "server_error"
+    await client.send("response.create")
+    assert (await client.expect("response.done"))["response"]["status"] == "completed"
