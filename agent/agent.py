@@ -29,8 +29,11 @@ When the caller asks for a person, call transfer_call with the number they give,
 
 GREETING = "Greet the caller in one short sentence and ask how you can help."
 
-#: Waiting this long for the goodbye after end_call; the call ends regardless.
-GOODBYE_TIMEOUT_S = 10.0
+#: After end_call's turn has played, how long a follow-up reply (the goodbye a model may say
+#: once it sees the tool's output) may take to start before the call ends without it.
+GOODBYE_START_S = 2.0
+#: Upper bound on the whole goodbye; the call ends regardless.
+GOODBYE_TIMEOUT_S = 15.0
 
 
 class TrunklineAgent(Agent):
@@ -69,10 +72,14 @@ class TrunklineAgent(Agent):
         try:
             async with asyncio.timeout(GOODBYE_TIMEOUT_S):
                 await tool_speech.wait_for_playout()
-                handle = await goodbye
-                await handle.wait_for_playout()
+                try:
+                    handle = await asyncio.wait_for(asyncio.shield(goodbye), GOODBYE_START_S)
+                except TimeoutError:
+                    pass  # the goodbye was part of the turn that called the tool
+                else:
+                    await handle.wait_for_playout()
         except TimeoutError:
-            logger.warning("call %s: no goodbye played; hanging up", self.actions.call_id)
+            logger.warning("call %s: goodbye still playing; hanging up", self.actions.call_id)
         finally:
             await self.actions.hang_up("the agent ended the call")
 

@@ -30,7 +30,7 @@ from livekit.plugins.openai.realtime.realtime_model import OPENAI_BASE_URL
 from openai.types.realtime.realtime_audio_input_turn_detection import ServerVad
 
 from agent.sim.options import SimOptions
-from sip.settings import text
+from trunkline.config import text
 
 if TYPE_CHECKING:
     from agent.sim.embedded import RunningSimulator

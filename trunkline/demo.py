@@ -40,7 +40,13 @@ from sip.caller.runner import load_speech, place_call
 
 OUT = Path("out/demo")
 #: What makes the sidecar leave the embedded default; the demo always runs on it.
-MODE_VARIABLES = ("OPENAI_API_KEY", "LIVEKIT_URL", "TWILIO_AUTH_TOKEN", "TRUNKLINE_SIM_URL")
+MODE_VARIABLES = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "LIVEKIT_URL",
+    "TWILIO_AUTH_TOKEN",
+    "TRUNKLINE_SIM_URL",
+)
 
 
 def free_port() -> int:

@@ -52,6 +52,8 @@ class CallerOptions:
     """Agent silence that ends a reply (and the greeting)."""
     reply_timeout_s: float = 20.0
     greeting_timeout_s: float = 20.0
+    linger_s: float = 5.0
+    """After the last reply, stay on the line this long for the agent to hang up first."""
     dtmf: str = ""
     """Digits pressed after the greeting, before the first turn."""
     auth_token: str | None = None
@@ -290,8 +292,9 @@ class SimulatedCaller:
             barged = self._reply if next_speech_start is not None else None
             yield from clip
             speech_end = time.monotonic()
-            if barged is not None and self.turns:
-                self.turns[-1].barge_in = self._barge_result(speech_start, barged)
+            if barged is not None:
+                # the interrupted reply is complete only now: it went on until the clear
+                self._close_turn(self._barge_result(speech_start, barged))
             reply = self._reply = _Reply(since=speech_end)
             self._open_turn = (turn, speech_start, speech_end, reply)
             next_speech_start = None
@@ -305,13 +308,19 @@ class SimulatedCaller:
                     next_speech_start = now
                     break
                 yield self.noise.frame()
-            self._close_turn()
+            if next_speech_start is None:
+                self._close_turn()
+        linger_until = time.monotonic() + o.linger_s
+        while time.monotonic() < linger_until:
+            yield self.noise.frame()
         yield None
 
-    def _close_turn(self) -> None:
+    def _close_turn(self, barge_in: BargeIn | None = None) -> None:
         """Record the turn being listened to (also when the agent hangs up during it)."""
         if self._open_turn is not None:
-            self.turns.append(self._turn_result(*self._open_turn))
+            result = self._turn_result(*self._open_turn)
+            result.barge_in = barge_in
+            self.turns.append(result)
             self._open_turn = None
 
     def _press(self, digit: str) -> Generator[bytes, None, None]:

@@ -8,6 +8,7 @@ assemble the same application.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 VOICE_PATH = "/twilio/voice"
 MEDIA_PATH = "/twilio/media"
+#: How long shutdown waits for calls to release their agents.
+SHUTDOWN_GRACE_S = 10.0
 BUSY_MESSAGE = "Sorry, all our lines are busy right now. Please call again in a few minutes."
 
 
@@ -123,11 +126,18 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     state.calls.add(call)
     state.total_calls += 1
     logger.info("media stream opened from %s; active calls: %d", request.remote, state.active_calls)
+
+    def released(_: object) -> None:
+        state.calls.discard(call)
+        logger.info("active calls: %d", state.active_calls)
+
     try:
         await call.run()
     finally:
-        state.calls.discard(call)
-        logger.info("active calls: %d", state.active_calls)
+        if call.closed is None:
+            released(None)
+        else:
+            call.closed.add_done_callback(released)
     return ws
 
 
@@ -142,6 +152,20 @@ async def healthz(request: web.Request) -> web.Response:
             "total_calls": state.total_calls,
         }
     )
+
+
+async def _end_calls(app: web.Application) -> None:
+    """On shutdown, hang up every call and wait (bounded) until each has released its agent."""
+    state = app[STATE]
+    calls = list(state.calls)
+    if not calls:
+        return
+    logger.info("shutting down: ending %d active calls", len(calls))
+    for call in calls:
+        await call.hang_up("server shutting down")
+    pending = [c.closed for c in calls if c.closed is not None]
+    if pending:
+        await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
 
 
 def create_app(
@@ -164,6 +188,7 @@ def create_app(
         tokens=tokens or StreamTokens(secret),
         rest=rest,
     )
+    app.on_shutdown.append(_end_calls)
     app.router.add_post(VOICE_PATH, voice_webhook)
     app.router.add_get(MEDIA_PATH, media_stream)
     app.router.add_get("/healthz", healthz)

@@ -126,11 +126,12 @@ class LocalAgentCall:
 
     async def aclose(self) -> None:
         self.metrics.close()
-        self.input.close()
         if self.session is not None:
             await self.session.aclose()
+        self.input.close()
         if self.model is not None:
             await self.model.aclose()
+        logger.info("call %s: agent session closed", self.info.call_id)
 
 
 def local_backend_factory(

@@ -71,12 +71,16 @@ class MediaStreamCall:
         self._backend_task: asyncio.Task[None] | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._hung_up = False
+        self.closed: asyncio.Future[None] | None = None
+        """Done once the call's agent, model and stream are released."""
 
     @property
     def call_id(self) -> str:
         return self.info.call_id if self.info else f"<{self.peer}>"
 
     async def run(self) -> None:
+        """Serve the stream until it ends; the call's resources are then released even if this
+        handler is cancelled meanwhile (peer gone, server shutting down): see :attr:`closed`."""
         started = time.monotonic()
         try:
             async for msg in self.ws:
@@ -91,15 +95,19 @@ class MediaStreamCall:
             if self.ws.close_code == WSCloseCode.MESSAGE_TOO_BIG:
                 self.end_reason = "message larger than the limit"
         finally:
-            await self._cleanup()
-            logger.info(
-                "call %s ended after %.1f s: %s (dropped messages: %d, sequence gaps: %d)",
-                self.call_id,
-                time.monotonic() - started,
-                self.end_reason,
-                self.sequencer.stats.dropped,
-                self.sequencer.stats.sequence_gaps,
-            )
+            self.closed = asyncio.ensure_future(self._close(started))
+            await asyncio.shield(self.closed)
+
+    async def _close(self, started: float) -> None:
+        await self._cleanup()
+        logger.info(
+            "call %s ended after %.1f s: %s (dropped messages: %d, sequence gaps: %d)",
+            self.call_id,
+            time.monotonic() - started,
+            self.end_reason,
+            self.sequencer.stats.dropped,
+            self.sequencer.stats.sequence_gaps,
+        )
 
     async def _reject(self, err: ProtocolError, *, counted: bool = False) -> bool:
         """Log a bad message; returns False when the stream has to close."""

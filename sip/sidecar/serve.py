@@ -57,18 +57,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from agent.model import ModelConfigError, ModelFactory, ModelSettings
+    from agent.model import ModelFactory, ModelSettings
     from agent.sim.options import from_args
     from sip.sidecar.app import create_app
     from sip.sidecar.local_call import Pacing, local_backend_factory
     from trunkline.config import ConfigError, load_env, settings_from_env
 
     env = load_env(args.env_file)
+    problems: list[str] = []
+    model_settings = ModelSettings.from_env(env, problems, sim=from_args(args))
     try:
         settings = settings_from_env(env)
-        model_settings = ModelSettings.from_env(env, sim=from_args(args))
-    except (ConfigError, ModelConfigError) as exc:
-        print(f"trunkline serve: {exc}", file=sys.stderr)
+    except ConfigError as exc:
+        problems = [*exc.problems, *problems]
+    if problems or model_settings is None:
+        print("trunkline serve: invalid configuration:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
         return 2
     if settings.livekit is not None:
         print(

@@ -94,7 +94,6 @@ class TwilioAudioOutput(io.AudioOutput):
 
     def _on_mark(self, name: str) -> None:
         segment, _, where = name.partition(":")
-        logger.debug("mark %s open=%s seg=%s", name, self._open, self._segment)
         if not self._open or segment != str(self._segment):
             return  # an older segment's mark, or echoed by our clear
         if where == "end":
