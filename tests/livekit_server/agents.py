@@ -235,14 +235,18 @@ class AgentDispatcher:
         return sorted(found, key=lambda w: w.load)
 
     async def _launch(self, dispatch: _Dispatch) -> None:
-        """Offer the job to matching workers until one takes it; wait for workers if none."""
+        """Offer the job to matching workers until one takes it; wait for workers if none.
+
+        Workers not yet asked go first, so a newcomer is not kept waiting behind a refuser.
+        """
         tried: set[str] = set()
         while not dispatch.room.closed:
             changed = self._changed
             candidates = self._candidates(dispatch.info.agent_name, tried)
             if not candidates:
-                tried.clear()
                 await changed.wait()
+                if not self._candidates(dispatch.info.agent_name, tried):
+                    tried.clear()  # no newcomer: a status change gives refusers another chance
                 continue
             for worker in candidates:
                 tried.add(worker.id)

@@ -111,6 +111,9 @@ class Authenticator:
             return self._verifier.verify(token)
         except jwt.PyJWTError as exc:
             raise unauthenticated(f"invalid access token: {exc}") from exc
+        except (TypeError, ValueError, AttributeError) as exc:
+            # a well-signed token whose grants have the wrong shape (e.g. "video": "x")
+            raise unauthenticated(f"malformed access token claims: {exc}") from exc
 
     def verify_room_join(self, token: str) -> Claims:
         """Claims of a token that may join a room: a grant, a room name and an identity."""

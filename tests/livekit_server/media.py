@@ -110,7 +110,7 @@ class _Transport:
         try:
             candidate = sdp.parse_trickle(candidate_init)
         except sdp.SdpError as exc:
-            self._on_error(str(exc))
+            logger.warning("trickle ignored: %s", exc)
             return
         if candidate is not None:
             self._serial.submit(lambda: self._add_candidate(candidate))

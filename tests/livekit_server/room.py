@@ -56,11 +56,18 @@ class Room:
         self.metadata = settings.metadata
         self.created_at = time.time()
         self.participants: dict[str, Participant] = {}
-        self.closed = False
+        self._closed = asyncio.Event()
         self._expire = expire
         self._ever_joined = False
         self._idle_timer: asyncio.TimerHandle | None = None
         self._arm_idle_timer()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
 
     def info(self) -> models.Room:
         people = [p for p in self.participants.values() if not p.hidden]
@@ -154,7 +161,7 @@ class Room:
 
     def close(self) -> None:
         """Disconnect everyone; the registry calls this when the room ends."""
-        self.closed = True
+        self._closed.set()
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
