@@ -9,12 +9,11 @@ alive, as in LiveKit.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from livekit.protocol import agent_dispatch as dispatch_pb
 from livekit.protocol import models, rtc
@@ -266,7 +265,6 @@ class RoomRegistry:
         self.departure_timeout = departure_timeout
         self.rooms: dict[str, Room] = {}
         self.observers: list[RoomObserver] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     def settings(self, config: room_pb.RoomConfiguration | None = None) -> RoomSettings:
         """Settings from a room configuration (a token's or the API's), defaults elsewhere."""
@@ -307,17 +305,6 @@ class RoomRegistry:
         if self.rooms.get(room.name) is room:
             self.delete(room.name)
 
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a background job that :meth:`aclose` waits for."""
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def aclose(self) -> None:
+    def close_all(self) -> None:
         for name in list(self.rooms):
             self.delete(name)
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -83,7 +83,7 @@ class LiveKitTestServer:
 
     async def aclose(self) -> None:
         await self.agents.aclose()
-        await self.rooms.aclose()
+        self.rooms.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -10,7 +10,9 @@ target and succeeds (the call is recorded, the participant stays).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from livekit import api
 from livekit.api.access_token import Claims
@@ -201,6 +203,29 @@ class AgentDispatchService:
         return deleted
 
 
+Trunk = TypeVar("Trunk", sip_pb.SIPInboundTrunkInfo, sip_pb.SIPOutboundTrunkInfo)
+
+
+def _store_trunk(requested: Trunk, store: dict[str, Trunk]) -> Trunk:
+    trunk = type(requested)()
+    trunk.CopyFrom(requested)
+    trunk.sip_trunk_id = ids.new_id(ids.SIP_TRUNK)
+    trunk.created_at.FromNanoseconds(time.time_ns())
+    store[trunk.sip_trunk_id] = trunk
+    return trunk
+
+
+def _matching(store: dict[str, Trunk], ids_: Iterable[str], numbers: Iterable[str]) -> list[Trunk]:
+    """Trunks filtered like LiveKit's List calls: by id, then by number; empty means all."""
+    wanted_ids, wanted_numbers = set(ids_), set(numbers)
+    return [
+        t
+        for t in store.values()
+        if (not wanted_ids or t.sip_trunk_id in wanted_ids)
+        and (not wanted_numbers or wanted_numbers & set(t.numbers))
+    ]
+
+
 @dataclass
 class SipStore:
     """What SIP provisioning created, by id; tests read it directly."""
@@ -236,46 +261,26 @@ class SipService:
         self, req: sip_pb.CreateSIPInboundTrunkRequest, claims: Claims
     ) -> sip_pb.SIPInboundTrunkInfo:
         self._admin(claims)
-        trunk = sip_pb.SIPInboundTrunkInfo()
-        trunk.CopyFrom(req.trunk)
-        trunk.sip_trunk_id = ids.new_id(ids.SIP_TRUNK)
-        trunk.created_at.FromNanoseconds(time.time_ns())
-        self.store.inbound_trunks[trunk.sip_trunk_id] = trunk
-        return trunk
+        return _store_trunk(req.trunk, self.store.inbound_trunks)
 
     async def outbound(
         self, req: sip_pb.CreateSIPOutboundTrunkRequest, claims: Claims
     ) -> sip_pb.SIPOutboundTrunkInfo:
         self._admin(claims)
-        trunk = sip_pb.SIPOutboundTrunkInfo()
-        trunk.CopyFrom(req.trunk)
-        trunk.sip_trunk_id = ids.new_id(ids.SIP_TRUNK)
-        trunk.created_at.FromNanoseconds(time.time_ns())
-        self.store.outbound_trunks[trunk.sip_trunk_id] = trunk
-        return trunk
+        return _store_trunk(req.trunk, self.store.outbound_trunks)
 
     async def list_inbound(
         self, req: sip_pb.ListSIPInboundTrunkRequest, claims: Claims
     ) -> sip_pb.ListSIPInboundTrunkResponse:
         self._admin(claims)
-        items = [
-            t
-            for t in self.store.inbound_trunks.values()
-            if (not req.trunk_ids or t.sip_trunk_id in req.trunk_ids)
-            and (not req.numbers or set(req.numbers) & set(t.numbers))
-        ]
+        items = _matching(self.store.inbound_trunks, req.trunk_ids, req.numbers)
         return sip_pb.ListSIPInboundTrunkResponse(items=items)
 
     async def list_outbound(
         self, req: sip_pb.ListSIPOutboundTrunkRequest, claims: Claims
     ) -> sip_pb.ListSIPOutboundTrunkResponse:
         self._admin(claims)
-        items = [
-            t
-            for t in self.store.outbound_trunks.values()
-            if (not req.trunk_ids or t.sip_trunk_id in req.trunk_ids)
-            and (not req.numbers or set(req.numbers) & set(t.numbers))
-        ]
+        items = _matching(self.store.outbound_trunks, req.trunk_ids, req.numbers)
         return sip_pb.ListSIPOutboundTrunkResponse(items=items)
 
     async def delete_trunk(
