@@ -82,28 +82,35 @@ async def joined(
         await client.disconnect()
 
 
-def sine(frequency: float, start: int, count: int, amplitude: float = 0.3) -> np.ndarray:
-    t = (np.arange(count) + start) / SAMPLE_RATE
+def sine(
+    frequency: float, start: int, count: int, sample_rate: int = SAMPLE_RATE, amplitude: float = 0.3
+) -> np.ndarray:
+    t = (np.arange(count) + start) / sample_rate
     return (amplitude * 32767 * np.sin(2 * np.pi * frequency * t)).astype(np.int16)
 
 
 class Tone:
-    """A microphone track playing a sine wave, paced by the SDK's AudioSource."""
+    """A microphone track playing a sine wave, paced by the SDK's AudioSource.
 
-    def __init__(self, frequency: float) -> None:
+    ``sample_rate`` is what the publisher captures at (8000 for a telephony bridge); the SDK
+    resamples to Opus' 48 kHz as it would for product code.
+    """
+
+    def __init__(self, frequency: float, sample_rate: int = SAMPLE_RATE) -> None:
         self.frequency = frequency
-        self.source = rtc.AudioSource(SAMPLE_RATE, 1)
+        self.sample_rate = sample_rate
+        self.source = rtc.AudioSource(sample_rate, 1)
         self.track = rtc.LocalAudioTrack.create_audio_track(f"tone-{frequency:g}", self.source)
         self._task: asyncio.Task[None] | None = None
 
     async def _play(self) -> None:
-        count = SAMPLE_RATE * FRAME_MS // 1000
+        count = self.sample_rate * FRAME_MS // 1000
         start = 0
         while True:
-            samples = sine(self.frequency, start, count)
+            samples = sine(self.frequency, start, count, self.sample_rate)
             start += count
             await self.source.capture_frame(
-                rtc.AudioFrame(samples.tobytes(), SAMPLE_RATE, 1, count)
+                rtc.AudioFrame(samples.tobytes(), self.sample_rate, 1, count)
             )
 
     async def publish(self, room: rtc.Room) -> rtc.LocalTrackPublication:

@@ -83,6 +83,7 @@ def prepare(sender: Peer, packet: models.DataPacket, kind: Kind) -> models.DataP
         packet.stream_header.text_header.generated = True
     if not speaks_for_other:
         packet.participant_identity = identity
+    packet.participant_sid = "" if sender.hidden else sender.sid
     if which == "user":
         user = packet.user
         user.participant_identity = identity

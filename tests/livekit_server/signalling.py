@@ -86,6 +86,8 @@ class SignalServer:
             claims = self.auth.verify_room_join(auth.bearer_token(request))
         except auth.AuthError as exc:
             return web.Response(status=exc.status, text=exc.message)
+        if request.query.get("reconnect") == "1":
+            return await self._refuse_resume(request)
         video = auth.video_grants(claims)
         room = self.rooms.get_or_create(video.room, self.rooms.settings(claims.room_config))
         participant = Participant(claims, auto_subscribe=request.query.get("auto_subscribe") != "0")
@@ -115,6 +117,22 @@ class SignalServer:
             )
         )
         await session.run()
+        return ws
+
+    async def _refuse_resume(self, request: web.Request) -> web.WebSocketResponse:
+        """Sessions are not resumable here: tell the SDK at once to rejoin from scratch.
+
+        An SDK whose signal connection dropped first tries to resume it; a Leave with the
+        RECONNECT action as the first message makes it do a full reconnect (a new join)
+        instead of waiting for a ReconnectResponse that would never come.
+        """
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        leave = rtc.LeaveRequest(
+            reason=Reason.STATE_MISMATCH, action=rtc.LeaveRequest.Action.RECONNECT
+        )
+        await ws.send_bytes(rtc.SignalResponse(leave=leave).SerializeToString())
+        await ws.close()
         return ws
 
 

@@ -27,11 +27,14 @@ EVERYONE = [ALICE, BOB, CAROL, AGENT]
 
 def test_the_server_asserts_the_sender_identity() -> None:
     forged = models.DataPacket(
-        participant_identity="bob", user=models.UserPacket(payload=b"x", participant_sid="PA_b")
+        participant_identity="bob",
+        participant_sid="PA_b",
+        user=models.UserPacket(payload=b"x", participant_sid="PA_b"),
     )
     packet = data.prepare(ALICE, forged, Kind.LOSSY)
     assert packet is not None
-    assert (packet.participant_identity, packet.kind) == ("alice", Kind.LOSSY)
+    assert (packet.participant_identity, packet.participant_sid) == ("alice", "PA_a")
+    assert packet.kind == Kind.LOSSY
     assert (packet.user.participant_identity, packet.user.participant_sid) == ("alice", "PA_a")
 
 

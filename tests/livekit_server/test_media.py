@@ -45,6 +45,23 @@ async def test_two_participants_exchange_tones(livekit_server: LiveKitTestServer
     assert_tone(heard_by_alice, 660.0)
 
 
+async def test_a_narrowband_publisher_is_heard_at_48khz(livekit_server: LiveKitTestServer) -> None:
+    """What a Twilio bridge does: publish 8 kHz audio; subscribers get 48 kHz Opus."""
+    tone = Tone(400.0, sample_rate=8000)
+    async with (
+        joined(livekit_server, "bridge", "pstn", kind="sip") as bridge,
+        joined(livekit_server, "agent", "pstn", kind="agent") as agent,
+    ):
+        events = Events(agent, "track_subscribed")
+        try:
+            await tone.publish(bridge)
+            track, _, participant = await events.next("track_subscribed")
+            assert participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP
+            assert_tone(await record(track, 0.5), 400.0)
+        finally:
+            await tone.aclose()
+
+
 async def test_late_joiner_is_subscribed_to_what_is_already_published(
     livekit_server: LiveKitTestServer,
 ) -> None:

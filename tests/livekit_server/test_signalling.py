@@ -194,6 +194,21 @@ async def test_track_requests_are_published_or_refused(livekit_server: LiveKitTe
         assert answer.reason == rtc.RequestResponse.Reason.NOT_ALLOWED
 
 
+async def test_resuming_is_refused_with_a_full_reconnect(
+    livekit_server: LiveKitTestServer,
+) -> None:
+    token = livekit_server.token("resumer", "r")
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(
+            f"{livekit_server.url}/rtc?reconnect=1&sid=PA_gone",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        first = rtc.SignalResponse.FromString((await ws.receive(timeout=5)).data)
+        assert first.leave.action == rtc.LeaveRequest.Action.RECONNECT
+        await ws.close()
+    assert livekit_server.rooms.get("r") is None
+
+
 async def test_garbage_is_ignored_without_dropping_the_connection(
     livekit_server: LiveKitTestServer,
 ) -> None:
