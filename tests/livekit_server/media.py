@@ -123,6 +123,7 @@ class _Transport:
             await self.pc.addIceCandidate(candidate)
 
     async def _set_remote(self, description: rtc.SessionDescription, kind: str) -> None:
+        sdp.check(description.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=description.sdp, type=kind))
         early, self._early = self._early, []
         for candidate in early:

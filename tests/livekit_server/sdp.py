@@ -42,6 +42,12 @@ def _mid(section: list[str]) -> str | None:
     return None
 
 
+def check(text: str) -> None:
+    """Refuse what is not SDP at all; aiortc would take it for an empty description."""
+    if not text.startswith("v=0") or "\nm=" not in text:
+        raise SdpError("session description is not SDP with media sections")
+
+
 def stream_id(participant_sid: str, track_sid: str) -> str:
     return f"{participant_sid}|{track_sid}"
 

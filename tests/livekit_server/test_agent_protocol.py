@@ -11,6 +11,7 @@ from livekit import api
 from livekit.protocol import agent as agent_pb
 from livekit.protocol import models
 
+from . import agents
 from .server import LiveKitTestServer
 
 JobStatus = agent_pb.JobStatus
@@ -158,6 +159,37 @@ async def test_a_refused_job_waits_for_a_worker_that_takes_it(
             await second.answer(retry, available=True)
             assignment = (await second.receive()).assignment
             assert assignment.job.state.worker_id == registered.worker_id
+
+
+async def test_a_silent_worker_is_passed_over(
+    livekit_server: LiveKitTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(agents, "AVAILABILITY_TIMEOUT_S", 0.2)
+    async with (
+        raw_worker(livekit_server, "pair") as (silent, _),
+        raw_worker(livekit_server, "pair") as (responsive, registered),
+    ):
+        await dispatch(livekit_server, "pair", "room-d")
+        ignored = (await silent.receive()).availability.job
+        job = (await responsive.receive()).availability.job
+        assert job.dispatch_id == ignored.dispatch_id
+        await responsive.answer(job, available=True)
+        assignment = (await responsive.receive()).assignment
+        assert assignment.job.state.worker_id == registered.worker_id
+
+
+async def test_simulated_jobs_go_to_the_asking_worker(livekit_server: LiveKitTestServer) -> None:
+    """What `agents connect --room` does: the worker asks for a job in a named room."""
+    async with raw_worker(livekit_server, "raw") as (worker, registered):
+        simulate = agent_pb.SimulateJobRequest(
+            type=agent_pb.JobType.JT_ROOM, room=models.Room(name="sim-room")
+        )
+        await worker.send(agent_pb.WorkerMessage(simulate_job=simulate))
+        job = (await worker.receive()).availability.job
+        assert (job.room.name, job.state.worker_id) == ("sim-room", registered.worker_id)
+        assert livekit_server.rooms.get("sim-room") is not None
+        await worker.answer(job, available=True)
+        assert (await worker.receive()).assignment.job.id == job.id
 
 
 async def test_deleting_the_room_terminates_its_jobs(livekit_server: LiveKitTestServer) -> None:

@@ -49,6 +49,16 @@ async def test_sending_tracks_are_the_sending_audio_sections() -> None:
     assert sdp.sending_tracks(inactive) == {}
 
 
+@pytest.mark.parametrize("text", ["not sdp", "v=0\r\ns=-\r\n", ""])
+def test_what_is_not_sdp_is_refused(text: str) -> None:
+    with pytest.raises(sdp.SdpError):
+        sdp.check(text)
+
+
+async def test_real_sdp_passes_the_check() -> None:
+    sdp.check(await aiortc_offer())
+
+
 def trickle(candidate: str, **extra: object) -> str:
     return json.dumps({"candidate": candidate, **extra})
 

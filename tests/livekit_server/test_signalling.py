@@ -209,6 +209,42 @@ async def test_resuming_is_refused_with_a_full_reconnect(
     assert livekit_server.rooms.get("r") is None
 
 
+async def test_a_full_room_refuses_the_join(livekit_server: LiveKitTestServer) -> None:
+    settings = livekit_server.rooms.settings(api.RoomConfiguration(max_participants=1))
+    livekit_server.rooms.get_or_create("small", settings)
+    async with raw_client(livekit_server, "first", "small"), aiohttp.ClientSession() as session:
+        token = livekit_server.token("second", "small")
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(
+                f"{livekit_server.url}/rtc", headers={"Authorization": f"Bearer {token}"}
+            )
+        assert refused.value.status == 403
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        rtc.SignalRequest(offer=rtc.SessionDescription(type="offer", sdp="not sdp")),
+        rtc.SignalRequest(answer=rtc.SessionDescription(type="answer", sdp="unasked")),
+    ],
+)
+async def test_broken_negotiation_closes_only_that_participant(
+    livekit_server: LiveKitTestServer, request_: rtc.SignalRequest
+) -> None:
+    async with (
+        raw_client(livekit_server, "bystander", "r") as bystander,
+        raw_client(livekit_server, "broken", "r") as broken,
+    ):
+        await bystander.receive("update")
+        await broken.send(request_)
+        leave = (await broken.receive("leave")).leave
+        assert leave.reason == models.DisconnectReason.MEDIA_FAILURE
+        (gone,) = (await bystander.receive("update")).update.participants
+        assert (gone.identity, gone.state) == ("broken", State.DISCONNECTED)
+        await bystander.send(rtc.SignalRequest(ping_req=rtc.Ping(timestamp=5)))
+        assert (await bystander.receive("pong_resp")).pong_resp.last_ping_timestamp == 5
+
+
 async def test_garbage_is_ignored_without_dropping_the_connection(
     livekit_server: LiveKitTestServer,
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 from livekit import api
-from livekit.protocol import models
+from livekit.protocol import models, rtc
 from livekit.protocol import sip as sip_pb
 
 from .server import LiveKitTestServer
@@ -68,6 +68,19 @@ async def test_participants_are_listed_updated_and_removed(
         assert dict(updated.attributes) == {"state": "on-hold"}
         pushed = (await caller.receive("update")).update.participants[0]
         assert (dict(pushed.attributes), pushed.metadata) == ({"state": "on-hold"}, "md")
+        await lkapi.room.update_room_metadata(
+            api.UpdateRoomMetadataRequest(room="call", metadata="room-md")
+        )
+        assert (await caller.receive("room_update")).room_update.room.metadata == "room-md"
+        await lkapi.room.update_participant(
+            api.UpdateParticipantRequest(
+                room="call", identity="caller", permission=api.ParticipantPermission()
+            )
+        )
+        mic = rtc.AddTrackRequest(cid="mic", type=models.TrackType.AUDIO)
+        await caller.send(rtc.SignalRequest(add_track=mic))
+        refused = (await caller.receive("request_response")).request_response
+        assert refused.reason == rtc.RequestResponse.Reason.NOT_ALLOWED
         got = await lkapi.room.get_participant(
             api.RoomParticipantIdentity(room="call", identity="caller")
         )
