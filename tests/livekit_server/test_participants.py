@@ -53,11 +53,14 @@ async def test_attributes_metadata_and_name_round_trip(livekit_server: LiveKitTe
             "participant_metadata_changed",
             "participant_name_changed",
         )
+        own_events = Events(agent, "participant_attributes_changed")
         local = agent.local_participant
         await local.set_attributes({"lk.agent.state": "listening", "mood": "calm"})
         changed, who = await events.next("participant_attributes_changed")
         assert who.identity == "agent"
         assert changed == {"lk.agent.state": "listening", "mood": "calm"}
+        _, me = await own_events.next("participant_attributes_changed")
+        assert me.identity == "agent", "the server tells the participant its own state too"
         assert local.attributes == {"lk.agent.state": "listening", "mood": "calm"}
 
         await local.set_attributes({"lk.agent.state": "speaking", "mood": ""})
