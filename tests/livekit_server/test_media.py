@@ -21,6 +21,18 @@ def assert_tone(samples: object, frequency: float) -> None:
     assert tone_to_noise_db(samples, frequency) > MIN_TONE_TO_NOISE_DB  # type: ignore[arg-type]
 
 
+async def negotiated_codecs(room: rtc.Room) -> tuple[set[str], set[str]]:
+    """Mime types libwebrtc reports in use: (publishing, receiving)."""
+    stats = await room.get_rtc_stats()
+
+    def mimes(entries: list[rtc.stats.RtcStats]) -> set[str]:
+        return {
+            s.codec.codec.mime_type.lower() for s in entries if s.WhichOneof("stats") == "codec"
+        }
+
+    return mimes(stats.publisher_stats), mimes(stats.subscriber_stats)
+
+
 async def test_two_participants_exchange_tones(livekit_server: LiveKitTestServer) -> None:
     async with (
         joined(livekit_server, "alice", "tones") as alice,
@@ -38,6 +50,7 @@ async def test_two_participants_exchange_tones(livekit_server: LiveKitTestServer
             heard_by_bob, heard_by_alice = await asyncio.gather(
                 record(at_bob, 1.0), record(at_alice, 1.0)
             )
+            assert await negotiated_codecs(alice) == ({"audio/opus"}, {"audio/opus"})
         finally:
             await low.aclose()
             await high.aclose()
