@@ -95,6 +95,21 @@ async def test_others_see_joins_and_leaves(livekit_server: LiveKitTestServer) ->
         assert info.version > joined.update.participants[0].version
 
 
+async def test_hidden_participants_are_not_shown_to_others(
+    livekit_server: LiveKitTestServer,
+) -> None:
+    hidden = api.VideoGrants(room_join=True, hidden=True)
+    async with (
+        raw_client(livekit_server, "ghost", "r", kind="agent", grants=hidden) as ghost,
+        raw_client(livekit_server, "visible", "r") as visible,
+    ):
+        assert list(visible.join.other_participants) == []
+        seen = (await ghost.receive("update")).update.participants
+        assert [p.identity for p in seen] == ["visible"]
+        room = livekit_server.rooms.get("r")
+        assert room is not None and room.info().num_participants == 1
+
+
 async def test_ping_is_answered(livekit_server: LiveKitTestServer) -> None:
     async with raw_client(livekit_server, "p", "r") as client:
         await client.send(rtc.SignalRequest(ping_req=rtc.Ping(timestamp=1234, rtt=5)))
