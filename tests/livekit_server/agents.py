@@ -379,8 +379,6 @@ class AgentDispatcher:
                     )
                 )
             )
-        elif which == "simulate_job":
-            self._simulate(worker, message.simulate_job)
         else:
             logger.info("worker %s: %s ignored", worker.id, which)
 
@@ -394,21 +392,6 @@ class AgentDispatcher:
         if update.status in _ENDED:
             job.state.ended_at = job.state.updated_at
             del worker.jobs[update.job_id]
-
-    def _simulate(self, worker: Worker, request: agent_pb.SimulateJobRequest) -> None:
-        """``agents connect --room``: a job for this worker only, in a room made for it."""
-        room = self.rooms.get_or_create(request.room.name, self.rooms.settings())
-        dispatch = _Dispatch(
-            info=dispatch_pb.AgentDispatch(
-                id=ids.new_id(ids.AGENT_DISPATCH),
-                agent_name=worker.agent_name,
-                room=room.name,
-                state=dispatch_pb.AgentDispatchState(created_at=_now_ns()),
-            ),
-            room=room,
-        )
-        self._dispatches[dispatch.info.id] = dispatch
-        dispatch.task = asyncio.create_task(self._offer(dispatch, worker))
 
     async def aclose(self) -> None:
         tasks = [d.task for d in self._dispatches.values() if d.task is not None]

@@ -178,20 +178,6 @@ async def test_a_silent_worker_is_passed_over(
         assert assignment.job.state.worker_id == registered.worker_id
 
 
-async def test_simulated_jobs_go_to_the_asking_worker(livekit_server: LiveKitTestServer) -> None:
-    """What `agents connect --room` does: the worker asks for a job in a named room."""
-    async with raw_worker(livekit_server, "raw") as (worker, registered):
-        simulate = agent_pb.SimulateJobRequest(
-            type=agent_pb.JobType.JT_ROOM, room=models.Room(name="sim-room")
-        )
-        await worker.send(agent_pb.WorkerMessage(simulate_job=simulate))
-        job = (await worker.receive()).availability.job
-        assert (job.room.name, job.state.worker_id) == ("sim-room", registered.worker_id)
-        assert livekit_server.rooms.get("sim-room") is not None
-        await worker.answer(job, available=True)
-        assert (await worker.receive()).assignment.job.id == job.id
-
-
 async def test_deleting_the_room_terminates_its_jobs(livekit_server: LiveKitTestServer) -> None:
     async with raw_worker(livekit_server, "raw") as (worker, _):
         await dispatch(livekit_server, "raw", "room-c")
