@@ -111,7 +111,7 @@ class Worker:
 class _Dispatch:
     info: dispatch_pb.AgentDispatch
     room: Room
-    task: asyncio.Task[object] | None = None
+    task: asyncio.Task[None] | None = None
     jobs: list[str] = field(default_factory=list)
 
 
@@ -254,6 +254,7 @@ class AgentDispatcher:
                     return
 
     async def _offer(self, dispatch: _Dispatch, worker: Worker) -> bool:
+        """Ask one worker; True when the dispatch is settled (assigned, or ended by it)."""
         job = agent_pb.Job(
             id=ids.new_id(ids.AGENT_JOB),
             dispatch_id=dispatch.info.id,
@@ -271,6 +272,9 @@ class AgentDispatcher:
             ),
         )
         answer = await worker.ask(job)
+        if answer is not None and answer.terminate:
+            logger.info("worker %s ended dispatch %s without a job", worker.id, dispatch.info.id)
+            return True
         if answer is None or not answer.available or dispatch.room.closed:
             return False
         identity = answer.participant_identity or f"agent-{job.id}"

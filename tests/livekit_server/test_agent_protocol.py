@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -34,10 +35,11 @@ class RawWorker:
         assert message.type == aiohttp.WSMsgType.BINARY, message
         return agent_pb.ServerMessage.FromString(message.data)
 
-    async def answer(self, job: agent_pb.Job, *, available: bool) -> None:
+    async def answer(self, job: agent_pb.Job, *, available: bool, terminate: bool = False) -> None:
         response = agent_pb.AvailabilityResponse(
             job_id=job.id,
             available=available,
+            terminate=terminate,
             participant_identity=f"agent-{job.id}",
             participant_name="Raw Agent",
             participant_attributes={"custom": "yes"},
@@ -159,6 +161,19 @@ async def test_a_refused_job_waits_for_a_worker_that_takes_it(
             await second.answer(retry, available=True)
             assignment = (await second.receive()).assignment
             assert assignment.job.state.worker_id == registered.worker_id
+
+
+async def test_a_terminating_refusal_ends_the_dispatch(livekit_server: LiveKitTestServer) -> None:
+    async with (
+        raw_worker(livekit_server, "ender") as (first, _),
+        raw_worker(livekit_server, "ender") as (second, _),
+    ):
+        await dispatch(livekit_server, "ender", "room-e")
+        job = (await first.receive()).availability.job
+        await first.answer(job, available=False, terminate=True)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(second.receive(), 0.5)
+        assert livekit_server.agents.jobs == {}
 
 
 async def test_a_silent_worker_is_passed_over(
