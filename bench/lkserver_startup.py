@@ -50,9 +50,13 @@ async def start_stop_test_server() -> None:
         pass
 
 
+async def ok(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
 async def start_stop_bare_aiohttp() -> None:
     app = web.Application()
-    app.router.add_get("/", lambda request: web.Response(text="ok"))
+    app.router.add_get("/", ok)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, NAMESPACE.address, 0).start()
