@@ -1,0 +1,60 @@
+"""The worker or LiveKit going away mid-call ends the call cleanly, leaving nothing behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.sim.script import Script, Turn
+from tests.livekit_server.server import LiveKitTestServer
+from tests.waiting import eventually
+
+from .room_rig import Caller, is_agent, running_worker
+
+pytestmark = pytest.mark.netns
+
+LONG = (
+    "This reply goes on for a long time, long enough for something to fail while the agent "
+    "is still speaking it, which is the moment the test is about."
+)
+SCRIPT = Script(greeting="Hello.", turns=(Turn(LONG),), fallback="")
+
+
+async def test_the_worker_going_away_mid_reply_takes_the_agent_out_of_the_room(
+    livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_worker(livekit_env, SCRIPT, tmp_path, monkeypatch) as worker:
+        caller = await Caller.join(livekit_env, "browser", "web-gone")
+        try:
+            await caller.replies_played(1)
+            await caller.room.local_participant.publish_dtmf(code=1, digit="1")
+            await eventually(lambda: caller.agent_states.count("speaking") >= 2)
+            await worker.agent_server.aclose()
+            await eventually(
+                lambda: not any(is_agent(p) for p in caller.room.remote_participants.values())
+            )
+            await worker.wait_idle()
+            # the caller is still connected; only the agent left
+            room = livekit_env.rooms.get("web-gone")
+            assert room is not None and list(room.participants) == ["browser"]
+        finally:
+            await caller.aclose()
+    # the turn under way was still written to the turn log
+    assert [t.turn for t in worker.turns()] == [0]
+
+
+async def test_livekit_going_away_mid_reply_ends_the_job(
+    livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_worker(livekit_env, SCRIPT, tmp_path, monkeypatch) as worker:
+        caller = await Caller.join(livekit_env, "browser", "web-down")
+        try:
+            await caller.replies_played(1)
+            await caller.room.local_participant.publish_dtmf(code=1, digit="1")
+            await eventually(lambda: caller.agent_states.count("speaking") >= 2)
+            await livekit_env.aclose()
+            await worker.wait_idle()
+        finally:
+            await caller.aclose()
+    assert [t.turn for t in worker.turns()] == [0]
