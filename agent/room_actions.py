@@ -56,12 +56,13 @@ class RoomCallActions:
             try:
                 await self._rpc(RPC_HANGUP, {"reason": reason})
             except rtc.RpcError as e:
-                logger.warning(
-                    "call %s: the bridge did not hang up (%s); deleting the room instead",
-                    self._call_id,
-                    e.message,
-                )
-                await self._ctx.delete_room()
+                if self._caller.identity in self._ctx.room.remote_participants:
+                    logger.warning(
+                        "call %s: the bridge did not hang up (%s); deleting the room instead",
+                        self._call_id,
+                        e.message,
+                    )
+                    await self._ctx.delete_room()
         else:
             await self._ctx.delete_room()
         self._ctx.shutdown(reason)

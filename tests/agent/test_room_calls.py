@@ -187,6 +187,8 @@ async def test_a_browser_caller_cannot_be_transferred_and_is_hung_up_by_deleting
         caller = await Caller.join(livekit_env, "browser", "web-2")
         try:
             await caller.replies_played(1)
+            # not a keypad digit: ignored (DTMF arrives in order, so before "1" is answered)
+            await caller.room.local_participant.publish_dtmf(code=99, digit="x")
             await caller.room.local_participant.publish_dtmf(code=1, digit="1")
             await eventually(lambda: tool_outputs(worker.session(), "transfer_call"))
             await caller.replies_played(3)
@@ -196,6 +198,8 @@ async def test_a_browser_caller_cannot_be_transferred_and_is_hung_up_by_deleting
         finally:
             await caller.aclose()
         await worker.wait_idle()
+    texts = user_texts(session)
+    assert any("pressed 1" in t for t in texts) and not any("pressed x" in t for t in texts)
     # the model was told why, in words it can pass on to the caller
     (refusal,) = tool_outputs(session, "transfer_call")
     assert "Transfer is not possible on this call" in refusal and "browser" in refusal
@@ -223,11 +227,12 @@ class Bridge:
         if data.method == RPC_TRANSFER and not self.can_transfer:
             raise rtc.RpcError(1500, "Twilio REST credentials are not configured")
         if data.method == RPC_HANGUP:
-            # as the bridge does: end the Twilio call, then delete the room
+            # as the bridge does: answer, end the Twilio call (a REST request), delete the room
             self.tasks.append(asyncio.create_task(self._delete_room()))
         return json.dumps({"ok": True})
 
     async def _delete_room(self) -> None:
+        await asyncio.sleep(0.3)  # Twilio's REST round trip
         async with api.LiveKitAPI(self.server.http_url, "devkey", "secret") as lkapi:
             await lkapi.room.delete_room(api.DeleteRoomRequest(room=self.caller.room.name))
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.sim.script import Script, Turn
+from agent.bridge_contract import CALL_SID_ATTRIBUTE, PATH_ATTRIBUTE
+from agent.sim.script import Script, ToolCall, Turn
 from tests.livekit_server.server import LiveKitTestServer
 from tests.waiting import eventually
 
@@ -58,3 +59,27 @@ async def test_livekit_going_away_mid_reply_ends_the_job(
         finally:
             await caller.aclose()
     assert [t.turn for t in worker.turns()] == [0]
+
+
+async def test_a_bridge_that_does_not_take_the_hangup_still_has_its_call_ended(
+    livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bridge registers no RPC methods: end_call falls back to deleting the room."""
+    script = Script(
+        greeting="Hello.", turns=(Turn("Bye!", call=ToolCall("end_call")),), fallback=""
+    )
+    attributes = {PATH_ATTRIBUTE: "twilio-ws", CALL_SID_ATTRIBUTE: "CAdeaf"}
+    async with running_worker(livekit_env, script, tmp_path, monkeypatch) as worker:
+        caller = await Caller.join(
+            livekit_env, "twilio-CAdeaf", "twilio-CAdeaf", 8000, attributes=attributes
+        )
+        try:
+            await caller.replies_played(1)
+            await caller.room.local_participant.publish_dtmf(code=9, digit="9")
+            await eventually(lambda: not caller.room.isconnected(), within_s=15)
+        finally:
+            await caller.aclose()
+        await worker.wait_idle()
+    (delete,) = livekit_env.calls("RoomService", "DeleteRoom")
+    assert delete.request.room == "twilio-CAdeaf"
+    assert {t.path for t in worker.turns()} == {"twilio-ws"}
