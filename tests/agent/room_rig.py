@@ -193,6 +193,23 @@ class Caller:
         caller._tasks.append(asyncio.create_task(caller._speak()))
         return caller
 
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def joined(
+        cls,
+        server: LiveKitTestServer,
+        identity: str,
+        room: str,
+        sample_rate: int = RATE,
+        **token: Any,
+    ) -> AsyncIterator[Caller]:
+        """:meth:`join`, leaving the room (and stopping speaking and recording) at the end."""
+        caller = await cls.join(server, identity, room, sample_rate, **token)
+        try:
+            yield caller
+        finally:
+            await caller.aclose()
+
     def _on_track_subscribed(
         self, track: rtc.Track, _: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
     ) -> None:

@@ -98,12 +98,9 @@ async def test_dev_starts_its_own_simulator_and_answers_a_browser_caller(
     async with agent_py(["dev"], env) as process:
         async with asyncio.timeout(JOB_START_S):
             await livekit_server.agents.wait_for_worker(DEFAULT_AGENT_NAME)
-        caller = await Caller.join(livekit_server, "browser", "web-dev")
-        try:
+        async with Caller.joined(livekit_server, "browser", "web-dev") as caller:
             await caller.hears_speech(800, within_s=JOB_START_S)
             assert audible_ms(caller.heard()) >= 800
-        finally:
-            await caller.aclose()
         # the caller left: the job ends in its process and writes the greeting's turn
         await eventually(lambda: turn_log.exists() and read_turnlogs([turn_log]).records, 20)
         process.send_signal(signal.SIGTERM)

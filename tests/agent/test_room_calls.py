@@ -49,6 +49,18 @@ LONG = (
 TRANSFER_TO = "+15551234567"
 
 
+def transfer_then_goodbye(after_transfer: str, *middle: Turn) -> Script:
+    """Greeting; the first reply transfers the caller (then says ``after_transfer``); then
+    ``middle``; then a goodbye that ends the call."""
+    transfer = ToolCall("transfer_call", {"phone_number": TRANSFER_TO})
+    turns = (
+        Turn("One moment.", call=transfer, after_call=after_transfer),
+        *middle,
+        Turn("Goodbye!", call=ToolCall("end_call")),
+    )
+    return Script(greeting="Hello, this is trunkline.", turns=turns, fallback="")
+
+
 def user_texts(session: SimSession) -> list[str]:
     return [
         part.get("text", "")
@@ -92,16 +104,13 @@ async def test_a_browser_caller_hears_paced_speech_and_is_labelled_webrtc(
         greeting="Hello, this is trunkline.", turns=(Turn("I heard you."),), fallback=""
     )
     async with running_worker(livekit_env, script, tmp_path, monkeypatch) as worker:
-        caller = await Caller.join(livekit_env, "browser", "web-1")
-        try:
+        async with Caller.joined(livekit_env, "browser", "web-1") as caller:
             await caller.replies_played(1)
             greeting = caller.heard()
             await caller.say(speech())
             await caller.replies_played(2)
             reply = caller.heard()[len(greeting) :]
             session = worker.session()
-        finally:
-            await caller.aclose()
         await worker.wait_idle()
     # what the model sent, the caller heard: speech-band audio for most of each reply
     said = [item.audio_ms for item in session.conversation.items if item.role == "assistant"]
@@ -119,28 +128,16 @@ async def test_a_browser_caller_hears_paced_speech_and_is_labelled_webrtc(
 async def test_a_sip_caller_is_labelled_sip_presses_keys_is_transferred_and_hung_up(
     livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = Script(
-        greeting="Hello, this is trunkline.",
-        turns=(
-            Turn(
-                "One moment.",
-                call=ToolCall("transfer_call", {"phone_number": TRANSFER_TO}),
-                after_call="Transferring you now.",
-            ),
-            Turn("Goodbye!", call=ToolCall("end_call")),
-        ),
-        fallback="",
-    )
+    script = transfer_then_goodbye("Transferring you now.")
     attributes = {
         "sip.callID": "SCL_test1",
         "sip.phoneNumber": "+15550100",
         "sip.trunkPhoneNumber": "+15550199",
     }
     async with running_worker(livekit_env, script, tmp_path, monkeypatch) as worker:
-        caller = await Caller.join(
+        async with Caller.joined(
             livekit_env, "sip_+15550100", "call-sip", 8000, kind="sip", attributes=attributes
-        )
-        try:
+        ) as caller:
             await caller.replies_played(1)
             await caller.room.local_participant.publish_dtmf(code=7, digit="7")
             await eventually(lambda: livekit_env.calls("SIP", "TransferSIPParticipant"))
@@ -149,8 +146,6 @@ async def test_a_sip_caller_is_labelled_sip_presses_keys_is_transferred_and_hung
             await caller.say(ulaw_speech(1.8))
             await disconnected(caller.room)
             session = worker.session()
-        finally:
-            await caller.aclose()
         await worker.wait_idle()
     assert any("pressed 7" in text for text in user_texts(session))
     (transfer,) = livekit_env.calls("SIP", "TransferSIPParticipant")
@@ -171,21 +166,9 @@ async def test_a_sip_caller_is_labelled_sip_presses_keys_is_transferred_and_hung
 async def test_a_browser_caller_cannot_be_transferred_and_is_hung_up_by_deleting_the_room(
     livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = Script(
-        greeting="Hello.",
-        turns=(
-            Turn(
-                "Let me try.",
-                call=ToolCall("transfer_call", {"phone_number": TRANSFER_TO}),
-                after_call="Sorry, I cannot transfer you.",
-            ),
-            Turn("Goodbye!", call=ToolCall("end_call")),
-        ),
-        fallback="",
-    )
+    script = transfer_then_goodbye("Sorry, I cannot transfer you.")
     async with running_worker(livekit_env, script, tmp_path, monkeypatch) as worker:
-        caller = await Caller.join(livekit_env, "browser", "web-2")
-        try:
+        async with Caller.joined(livekit_env, "browser", "web-2") as caller:
             await caller.replies_played(1)
             # not a keypad digit: ignored (DTMF arrives in order, so before "1" is answered)
             await caller.room.local_participant.publish_dtmf(code=99, digit="x")
@@ -195,8 +178,6 @@ async def test_a_browser_caller_cannot_be_transferred_and_is_hung_up_by_deleting
             await caller.room.local_participant.publish_dtmf(code=2, digit="2")
             await disconnected(caller.room)
             session = worker.session()
-        finally:
-            await caller.aclose()
         await worker.wait_idle()
     texts = user_texts(session)
     assert any("pressed 1" in t for t in texts) and not any("pressed x" in t for t in texts)
@@ -243,19 +224,7 @@ class Bridge:
 async def test_a_bridged_twilio_call_is_labelled_twilio_ws_and_signals_the_bridge(
     livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = Script(
-        greeting="Hello, this is trunkline.",
-        turns=(
-            Turn(
-                "One moment.",
-                call=ToolCall("transfer_call", {"phone_number": TRANSFER_TO}),
-                after_call="That did not work.",
-            ),
-            Turn(LONG),
-            Turn("Goodbye!", call=ToolCall("end_call")),
-        ),
-        fallback="",
-    )
+    script = transfer_then_goodbye("That did not work.", Turn(LONG))
     attributes = {
         PATH_ATTRIBUTE: "twilio-ws",
         CALL_SID_ATTRIBUTE: "CA0123456789abcdef0123456789abcdef",
@@ -264,9 +233,10 @@ async def test_a_bridged_twilio_call_is_labelled_twilio_ws_and_signals_the_bridg
     }
     room_name = "twilio-CA0123456789abcdef0123456789abcdef"
     async with running_worker(livekit_env, script, tmp_path, monkeypatch) as worker:
-        caller = await Caller.join(livekit_env, room_name, room_name, 8000, attributes=attributes)
-        bridge = Bridge(caller, livekit_env, can_transfer=False)
-        try:
+        async with Caller.joined(
+            livekit_env, room_name, room_name, 8000, attributes=attributes
+        ) as caller:
+            bridge = Bridge(caller, livekit_env, can_transfer=False)
             await caller.replies_played(1)
             # Twilio's dtmf event, re-sent by the bridge as SIP DTMF
             await caller.room.local_participant.publish_dtmf(code=5, digit="5")
@@ -280,8 +250,6 @@ async def test_a_bridged_twilio_call_is_labelled_twilio_ws_and_signals_the_bridg
             await caller.say(ulaw_speech(1.8))
             await disconnected(caller.room)
             session = worker.session()
-        finally:
-            await caller.aclose()
         await worker.wait_idle()
     assert any("pressed 5" in text for text in user_texts(session))
     (refusal,) = tool_outputs(session, "transfer_call")

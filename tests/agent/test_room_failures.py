@@ -22,25 +22,29 @@ LONG = (
 SCRIPT = Script(greeting="Hello.", turns=(Turn(LONG),), fallback="")
 
 
+async def in_a_long_reply(caller: Caller) -> None:
+    """After the greeting, a key press starts the long reply; returns while it plays."""
+    await caller.replies_played(1)
+    await caller.room.local_participant.publish_dtmf(code=1, digit="1")
+    await eventually(lambda: caller.agent_states.count("speaking") >= 2)
+
+
 async def test_the_worker_going_away_mid_reply_takes_the_agent_out_of_the_room(
     livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with running_worker(livekit_env, SCRIPT, tmp_path, monkeypatch) as worker:
-        caller = await Caller.join(livekit_env, "browser", "web-gone")
-        try:
-            await caller.replies_played(1)
-            await caller.room.local_participant.publish_dtmf(code=1, digit="1")
-            await eventually(lambda: caller.agent_states.count("speaking") >= 2)
-            await worker.agent_server.aclose()
-            await eventually(
-                lambda: not any(is_agent(p) for p in caller.room.remote_participants.values())
-            )
-            await worker.wait_idle()
-            # the caller is still connected; only the agent left
-            room = livekit_env.rooms.get("web-gone")
-            assert room is not None and list(room.participants) == ["browser"]
-        finally:
-            await caller.aclose()
+    async with (
+        running_worker(livekit_env, SCRIPT, tmp_path, monkeypatch) as worker,
+        Caller.joined(livekit_env, "browser", "web-gone") as caller,
+    ):
+        await in_a_long_reply(caller)
+        await worker.agent_server.aclose()
+        await eventually(
+            lambda: not any(is_agent(p) for p in caller.room.remote_participants.values())
+        )
+        await worker.wait_idle()
+        # the caller is still connected; only the agent left
+        room = livekit_env.rooms.get("web-gone")
+        assert room is not None and list(room.participants) == ["browser"]
     # the turn under way was still written to the turn log
     assert [t.turn for t in worker.turns()] == [0]
 
@@ -48,16 +52,13 @@ async def test_the_worker_going_away_mid_reply_takes_the_agent_out_of_the_room(
 async def test_livekit_going_away_mid_reply_ends_the_job(
     livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with running_worker(livekit_env, SCRIPT, tmp_path, monkeypatch) as worker:
-        caller = await Caller.join(livekit_env, "browser", "web-down")
-        try:
-            await caller.replies_played(1)
-            await caller.room.local_participant.publish_dtmf(code=1, digit="1")
-            await eventually(lambda: caller.agent_states.count("speaking") >= 2)
-            await livekit_env.aclose()
-            await worker.wait_idle()
-        finally:
-            await caller.aclose()
+    async with (
+        running_worker(livekit_env, SCRIPT, tmp_path, monkeypatch) as worker,
+        Caller.joined(livekit_env, "browser", "web-down") as caller,
+    ):
+        await in_a_long_reply(caller)
+        await livekit_env.aclose()
+        await worker.wait_idle()
     assert [t.turn for t in worker.turns()] == [0]
 
 
@@ -70,15 +71,12 @@ async def test_a_bridge_that_does_not_take_the_hangup_still_has_its_call_ended(
     )
     attributes = {PATH_ATTRIBUTE: "twilio-ws", CALL_SID_ATTRIBUTE: "CAdeaf"}
     async with running_worker(livekit_env, script, tmp_path, monkeypatch) as worker:
-        caller = await Caller.join(
+        async with Caller.joined(
             livekit_env, "twilio-CAdeaf", "twilio-CAdeaf", 8000, attributes=attributes
-        )
-        try:
+        ) as caller:
             await caller.replies_played(1)
             await caller.room.local_participant.publish_dtmf(code=9, digit="9")
             await eventually(lambda: not caller.room.isconnected(), within_s=15)
-        finally:
-            await caller.aclose()
         await worker.wait_idle()
     (delete,) = livekit_env.calls("RoomService", "DeleteRoom")
     assert delete.request.room == "twilio-CAdeaf"
