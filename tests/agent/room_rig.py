@@ -43,6 +43,13 @@ SPEECH_WAV = Path(__file__).parents[2] / "trunkline" / "data" / "speech" / "arct
 RATE = 48000
 FRAME_MS = 10
 AGENT_STATE = "lk.agent.state"
+#: where the code of the worker, its jobs and the SDK lives (the test server's is elsewhere)
+AGENT_CODE = (
+    "/livekit/agents/",
+    "/livekit/plugins/",
+    "/livekit/rtc/",
+    str(Path(__file__).parents[2] / "agent") + "/",
+)
 #: the name livekit-agents gives a thread running a job
 JOB_THREAD = "job_thread_runner"
 #: a 20 ms window louder than this (dBFS) counts as audible
@@ -112,6 +119,18 @@ class Worker:
         await eventually(lambda: not self.sim.simulator.sockets, within_s=10)
 
 
+def agent_tasks() -> list[asyncio.Task[Any]]:
+    """Pending tasks on this loop running LiveKit's SDK, agents or plugins, or ``agent/``."""
+    found = []
+    for task in asyncio.all_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        if task is asyncio.current_task() or task.done() or code is None:
+            continue
+        if any(part in code.co_filename for part in AGENT_CODE):
+            found.append(task)
+    return found
+
+
 def thread_names() -> list[str]:
     return [t.name for t in threading.enumerate()]
 
@@ -146,6 +165,8 @@ async def running_worker(
             await agent_server.aclose()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+    # reached only when the test passed: the worker, its jobs and the callers left no task behind
+    await eventually(lambda: not agent_tasks())
 
 
 def dispatch() -> api.RoomConfiguration:
