@@ -88,7 +88,11 @@ def main() -> None:
     if not runs_agents(sys.argv[1:]):
         cli.run_app(server)
         return
-    with model_for_jobs(os.environ) as sim_url:
+    with contextlib.ExitStack() as stack:
+        try:
+            sim_url = stack.enter_context(model_for_jobs(os.environ))
+        except ConfigError as e:
+            sys.exit(f"python agent.py: {e}")
         if sim_url is not None:
             # said once logging is set up, which LiveKit's CLI does when it starts the worker
             server.once(
