@@ -52,6 +52,8 @@ AGENT_CODE = (
 )
 #: the name livekit-agents gives a thread running a job
 JOB_THREAD = "job_thread_runner"
+#: how long one step of a call (a reply, a hang-up, a job ending) may take on a busy machine
+STEP_S = 15.0
 #: a 20 ms window louder than this (dBFS) counts as audible
 AUDIBLE_DBFS = -45.0
 
@@ -113,10 +115,10 @@ class Worker:
 
     async def wait_idle(self) -> None:
         """The job ended and took its thread and its model connection with it."""
-        await eventually(lambda: not self.agent_server.active_jobs, within_s=15)
-        await eventually(lambda: JOB_THREAD not in thread_names(), within_s=15)
-        await eventually(lambda: not self.sim.simulator.sessions, within_s=10)
-        await eventually(lambda: not self.sim.simulator.sockets, within_s=10)
+        await eventually(lambda: not self.agent_server.active_jobs, within_s=STEP_S)
+        await eventually(lambda: JOB_THREAD not in thread_names(), within_s=STEP_S)
+        await eventually(lambda: not self.sim.simulator.sessions, within_s=STEP_S)
+        await eventually(lambda: not self.sim.simulator.sockets, within_s=STEP_S)
 
 
 def agent_tasks() -> list[asyncio.Task[Any]]:
@@ -166,7 +168,7 @@ async def running_worker(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     # reached only when the test passed: the worker, its jobs and the callers left no task behind
-    await eventually(lambda: not agent_tasks())
+    await eventually(lambda: not agent_tasks(), within_s=STEP_S)
 
 
 def dispatch() -> api.RoomConfiguration:
@@ -242,7 +244,7 @@ class Caller:
         if is_agent(participant) and AGENT_STATE in changed:
             self.agent_states.append(changed[AGENT_STATE])
 
-    async def replies_played(self, count: int, within_s: float = 15.0) -> None:
+    async def replies_played(self, count: int, within_s: float = STEP_S) -> None:
         """Wait until the agent has spoken ``count`` replies in all and listens again."""
 
         def done() -> bool:
@@ -291,7 +293,7 @@ class Caller:
     def heard_since(self, samples: int) -> Pcm:
         return self.heard()[samples:]
 
-    async def hears_speech(self, ms: float, since: int = 0, within_s: float = 15.0) -> None:
+    async def hears_speech(self, ms: float, since: int = 0, within_s: float = STEP_S) -> None:
         """Wait until the agent's track carried ``ms`` of audible audio after sample ``since``."""
         await eventually(lambda: audible_ms(self.heard_since(since)) >= ms, within_s=within_s)
 

@@ -31,6 +31,7 @@ from tests.livekit_server.server import LiveKitTestServer
 from tests.waiting import eventually
 
 from .room_rig import (
+    STEP_S,
     Caller,
     Worker,
     audible_ms,
@@ -94,7 +95,7 @@ def assert_turns(worker: Worker, path: str, call_id: str, count: int) -> None:
 
 
 async def disconnected(room: rtc.Room) -> None:
-    await eventually(lambda: not room.isconnected(), within_s=15)
+    await eventually(lambda: not room.isconnected(), within_s=STEP_S)
 
 
 async def test_a_browser_caller_hears_paced_speech_and_is_labelled_webrtc(
@@ -140,8 +141,10 @@ async def test_a_sip_caller_is_labelled_sip_presses_keys_is_transferred_and_hung
         ) as caller:
             await caller.replies_played(1)
             await caller.room.local_participant.publish_dtmf(code=7, digit="7")
-            await eventually(lambda: livekit_env.calls("SIP", "TransferSIPParticipant"))
-            await eventually(lambda: len(worker.session().conversation.items) >= 5)
+            await eventually(
+                lambda: livekit_env.calls("SIP", "TransferSIPParticipant"), within_s=STEP_S
+            )
+            await eventually(lambda: len(worker.session().conversation.items) >= 5, within_s=STEP_S)
             await caller.replies_played(3)
             await caller.say(ulaw_speech(1.8))
             await disconnected(caller.room)
@@ -173,7 +176,9 @@ async def test_a_browser_caller_cannot_be_transferred_and_is_hung_up_by_deleting
             # not a keypad digit: ignored (DTMF arrives in order, so before "1" is answered)
             await caller.room.local_participant.publish_dtmf(code=99, digit="x")
             await caller.room.local_participant.publish_dtmf(code=1, digit="1")
-            await eventually(lambda: tool_outputs(worker.session(), "transfer_call"))
+            await eventually(
+                lambda: tool_outputs(worker.session(), "transfer_call"), within_s=STEP_S
+            )
             await caller.replies_played(3)
             await caller.room.local_participant.publish_dtmf(code=2, digit="2")
             await disconnected(caller.room)
@@ -240,11 +245,13 @@ async def test_a_bridged_twilio_call_is_labelled_twilio_ws_and_signals_the_bridg
             await caller.replies_played(1)
             # Twilio's dtmf event, re-sent by the bridge as SIP DTMF
             await caller.room.local_participant.publish_dtmf(code=5, digit="5")
-            await eventually(lambda: tool_outputs(worker.session(), "transfer_call"))
+            await eventually(
+                lambda: tool_outputs(worker.session(), "transfer_call"), within_s=STEP_S
+            )
             await caller.replies_played(3)
             await caller.say(ulaw_speech(1.8))
             # the long reply starts; the caller cuts in a second into it
-            await eventually(lambda: caller.agent_states.count("speaking") >= 4, within_s=15)
+            await eventually(lambda: caller.agent_states.count("speaking") >= 4, within_s=STEP_S)
             await asyncio.sleep(1.0)
             assert RPC_CLEAR not in bridge.methods()
             await caller.say(ulaw_speech(1.8))

@@ -11,7 +11,7 @@ from agent.sim.script import Script, ToolCall, Turn
 from tests.livekit_server.server import LiveKitTestServer
 from tests.waiting import eventually
 
-from .room_rig import Caller, is_agent, running_worker
+from .room_rig import STEP_S, Caller, is_agent, running_worker
 
 pytestmark = pytest.mark.netns
 
@@ -26,7 +26,7 @@ async def in_a_long_reply(caller: Caller) -> None:
     """After the greeting, a key press starts the long reply; returns while it plays."""
     await caller.replies_played(1)
     await caller.room.local_participant.publish_dtmf(code=1, digit="1")
-    await eventually(lambda: caller.agent_states.count("speaking") >= 2)
+    await eventually(lambda: caller.agent_states.count("speaking") >= 2, within_s=STEP_S)
 
 
 async def test_the_worker_going_away_mid_reply_takes_the_agent_out_of_the_room(
@@ -39,7 +39,8 @@ async def test_the_worker_going_away_mid_reply_takes_the_agent_out_of_the_room(
         await in_a_long_reply(caller)
         await worker.agent_server.aclose()
         await eventually(
-            lambda: not any(is_agent(p) for p in caller.room.remote_participants.values())
+            lambda: not any(is_agent(p) for p in caller.room.remote_participants.values()),
+            within_s=STEP_S,
         )
         await worker.wait_idle()
         # the caller is still connected; only the agent left
@@ -76,7 +77,7 @@ async def test_a_bridge_that_does_not_take_the_hangup_still_has_its_call_ended(
         ) as caller:
             await caller.replies_played(1)
             await caller.room.local_participant.publish_dtmf(code=9, digit="9")
-            await eventually(lambda: not caller.room.isconnected(), within_s=15)
+            await eventually(lambda: not caller.room.isconnected(), within_s=STEP_S)
         await worker.wait_idle()
     (delete,) = livekit_env.calls("RoomService", "DeleteRoom")
     assert delete.request.room == "twilio-CAdeaf"

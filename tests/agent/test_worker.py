@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -11,7 +13,7 @@ from livekit import agents
 
 from agent.entrypoint import JobSettings
 from agent.room_actions import sip_transfer_target
-from agent.worker import build_server, model_for_jobs, runs_agents
+from agent.worker import build_server, main, model_for_jobs, runs_agents
 from tests.livekit_server.server import LiveKitTestServer
 from trunkline.config import ConfigError
 
@@ -62,6 +64,20 @@ def test_a_malformed_model_setting_stops_the_worker_before_it_starts() -> None:
         model_for_jobs({"OPENAI_BASE_URL": "not a url"}),
     ):
         pass
+
+
+def test_python_agent_py_stops_on_a_malformed_setting_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env.local here
+    monkeypatch.setattr(sys, "argv", ["agent.py", "start"])
+    monkeypatch.setenv("OPENAI_BASE_URL", "openai.example.com")
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert str(exc.value.code).splitlines() == [
+        "python agent.py: invalid configuration:",
+        "  - OPENAI_BASE_URL='openai.example.com' is not an http(s):// URL with a host",
+    ]
 
 
 def test_a_job_needs_openai_or_the_worker_s_simulator() -> None:
