@@ -104,10 +104,12 @@ time); the callers are identical too. **paced**: the pacer's defaults on this pa
 frames on a drift-free clock, 60 ms lead into Twilio's buffer, adaptive start hold from 60 ms).
 **unpaced**: every model chunk is forwarded as it arrives, as OpenAI's and Twilio's demos do,
 and Twilio's buffer (the caller's playout) absorbs the bursts. Latency, gaps, clicks and
-barge-in are measured at the caller as in the live section; **pacer underruns** are the
-pacer's own count of starved frames (silence it sent) from the turn log; **caller buffer max**
-is the most audio the caller's playout held when a media message arrived — how far ahead of
-real time the sender ran.
+barge-in are measured at the caller as in the live section; **after detection** is the
+response latency less the turn detection (turn detected → first audio at the caller), median
+per arm; **playout ran dry** counts the caller's playout underruns; **pacer underruns** are
+the pacer's own count of starved stretches (silence it sent) and their total, from the turn
+log; **buffer max** is the most audio the caller's playout held when a media message arrived
+— how far ahead of real time the sender ran.
 """
 
 FRAME_TIMING_NOTE = """\

@@ -64,6 +64,50 @@ def caller_buffer_max_ms(run: PathRun) -> float | None:
     return max(known) if known else None
 
 
+def answer_times(run: PathRun) -> dict[tuple[int, int], float]:
+    """Turn detected → first audio at the caller, in seconds, per (call number, turn).
+
+    The response latency less the turn detection: the two arms' VADs run on frames arriving
+    a few ms apart and time the end of speech differently by tens of ms, which is not the
+    pacer's doing.
+    """
+    order = [c["call_id"] for c in run.calls]
+    out = {}
+    for r in run.records:
+        latency, detect = r.response_latency(), r.stage_durations()["turn_detection"]
+        if latency is not None and detect is not None and r.call_id in order:
+            out[(order.index(r.call_id), r.turn)] = latency - detect
+    return out
+
+
+def paired_delta_ms(paced: PathRun, unpaced: PathRun) -> list[float]:
+    """Per turn answered in both arms (same call number and turn: the same model draws), how
+    much later the paced caller heard the answer after its turn was detected."""
+    a, b = answer_times(paced), answer_times(unpaced)
+    return [1000.0 * (a[k] - b[k]) for k in sorted(a.keys() & b.keys())]
+
+
+def pacer_wait_ms(run: PathRun) -> list[float]:
+    """The pacer's first-frame latency (its start hold, as waited) of each caller turn."""
+    waits = [r.pacer.get("first_frame_latency_ms") for r in run.records if r.turn > 0]
+    return [float(w) for w in waits if isinstance(w, int | float)]
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
+def paired_sentence(deltas: Sequence[float], waits: Sequence[float]) -> str:
+    if not deltas:
+        return "No caller turn was answered in both arms, so the arms cannot be paired.\n"
+    return (
+        f"Paired by call and turn ({len(deltas)} turns answered in both arms), the paced caller "
+        f"heard the answer a median {_median(deltas):+,.0f} ms later after its turn was detected "
+        f"(range {min(deltas):+,.0f} … {max(deltas):+,.0f} ms); the pacer's own wait before its "
+        f"first frame was a median {fmt(_median(waits))} ms.\n"
+    )
+
+
 def _ms(seconds: float | None) -> str:
     return fmt(None if seconds is None else 1000 * seconds)
 
@@ -78,6 +122,7 @@ def twilio_ab_cells(arms: Sequence[MeasuredPath]) -> Cells:
                 m.run.name,
                 str(m.heard.turns),
                 "—" if lat is None else f"{_ms(lat.latency_median_s)} / {_ms(lat.latency_p90_s)}",
+                _ms(_median(list(answer_times(m.run).values()))),
                 gaps_cell(m.heard.gaps, m.heard.gap_ms),
                 str(m.heard.receiver_gaps),
                 "no pacer" if pacer is None else gaps_cell(*pacer),
@@ -91,12 +136,13 @@ def twilio_ab_cells(arms: Sequence[MeasuredPath]) -> Cells:
             "arm",
             "replies",
             "latency median / p90 ms",
+            "after detection ms",
             "gaps heard",
-            "playout underruns",
+            "playout ran dry",
             "pacer underruns",
             "clicks/min (× clean)",
             "barge-in clear / cut-off ms",
-            "caller buffer max ms",
+            "buffer max ms",
         ],
         rows=rows,
     )
@@ -210,6 +256,8 @@ class PacerABSection:
         clean_clicks = clicks_per_minute(never_zero(clean_audio(1)), MODEL_RATE)
         summaries = [arm.summary(clean_clicks) for arm in source]
         twilio = twilio_ab_cells(arms)
+        deltas = paired_delta_ms(arms[0].run, arms[1].run)
+        waits = pacer_wait_ms(arms[0].run)
         rtc = source_ab_cells(summaries)
         problems = [f"{m.run.name}: {p}" for m in arms for p in m.run.problems]
         md = [
@@ -218,6 +266,7 @@ class PacerABSection:
             plan_sentence(self.plan, "Each arm").replace("one after another", "arm beside arm"),
             "",
             markdown_table(twilio),
+            paired_sentence(deltas, waits),
             TWILIO_AB_METHOD,
         ]
         if figures:
@@ -253,6 +302,7 @@ class PacerABSection:
                         for arm, s in zip(source, summaries, strict=True)
                     },
                 },
+                "paired": {"paced_minus_unpaced_ms": deltas, "pacer_wait_ms": waits},
                 "frame_timing_turn": turn,
             },
             markdown="\n".join(md),

@@ -147,16 +147,12 @@ def table_console() -> Console:
 
 
 def rich_table(cells: Cells, title: str) -> Table:
+    """Cells never wrap or shrink below their widest value; squeezed, the headers wrap instead
+    (a wide table must not lose a figure or a row's name to an ellipsis)."""
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    # the row names never shrink: squeezing a wide table must not drop what a row is
-    name_width = max((len(row[0]) for row in cells.rows), default=None)
     for i, header in enumerate(cells.headers):
-        table.add_column(
-            header,
-            justify="left" if i < 2 else "right",
-            no_wrap=i >= 2,
-            min_width=name_width if i == 0 else None,
-        )
+        widest = max((len(row[i]) for row in cells.rows), default=0)
+        table.add_column(header, justify="left" if i < 2 else "right", min_width=widest)
     for row in cells.rows:
         table.add_row(*row)
     return table

@@ -14,9 +14,13 @@ from lab.live_plan import LivePlan
 from lab.live_section import measure_path
 from lab.pacer_section import (
     PacerABSection,
+    answer_times,
     caller_buffer_max_ms,
     frame_arrivals,
     pacer_underruns,
+    pacer_wait_ms,
+    paired_delta_ms,
+    paired_sentence,
     source_ab_cells,
     twilio_ab_cells,
 )
@@ -40,26 +44,49 @@ def test_frame_arrivals_date_each_frame_by_the_message_that_carried_it() -> None
 
 
 def arm(name: str, paced: bool) -> PathRun:
-    pacer: dict[str, JsonValue] = {"underruns": 2, "underrun_ms": 140.0} if paced else {}
-    records = [TurnRecord("CA1", "twilio-ws", 1, caller_speech_end=T0, latency_s=1.2, pacer=pacer)]
+    pacer: dict[str, JsonValue] = (
+        {"underruns": 2, "underrun_ms": 140.0, "first_frame_latency_ms": 150.0} if paced else {}
+    )
+    later = 0.15 if paced else 0.0
+    records = [
+        TurnRecord(
+            f"{name}-{c}",
+            "twilio-ws",
+            n,
+            caller_speech_end=T0,
+            turn_detected=T0 + 0.2 + 0.1 * n,  # the VAD's timing differs by turn
+            latency_s=1.2 + 0.1 * n + later + 0.01 * c,
+            pacer=pacer,
+        )
+        for c in (0, 1)
+        for n in (1, 2)
+    ]
     cadence = {"buffered_max_ms": 80.0 if paced else 2600.0}
-    return PathRun(name, "twilio-ws", records=records, calls=[{"cadence": cadence}])
+    # the second call is listed first: pairing goes by the order calls were placed
+    calls = [{"call_id": f"{name}-{c}", "cadence": cadence} for c in (0, 1)]
+    return PathRun(name, "twilio-ws", records=records[::-1], calls=calls)
 
 
 def test_twilio_ab_table() -> None:
     paced, unpaced = arm("paced", True), arm("unpaced", False)
-    assert pacer_underruns(paced) == (2, 140.0) and pacer_underruns(unpaced) is None
+    assert pacer_underruns(paced) == (8, 560.0) and pacer_underruns(unpaced) is None
     assert caller_buffer_max_ms(unpaced) == 2600.0
-    assert (
-        caller_buffer_max_ms(
-            PathRun("x", "twilio-ws", calls=[{"cadence": {"buffered_max_ms": None}}])
-        )
-        is None
-    )
+    no_buffer = PathRun("x", "twilio-ws", calls=[{"cadence": {"buffered_max_ms": None}}])
+    assert caller_buffer_max_ms(no_buffer) is None
     cells = twilio_ab_cells([measure_path(paced), measure_path(unpaced)])
-    assert cells.rows[0][0] == "paced" and cells.rows[0][2] == "1,200 / 1,200"
-    assert cells.rows[0][5] == "2 (140 ms)" and cells.rows[1][5] == "no pacer"
+    assert cells.rows[0][0] == "paced" and cells.rows[0][2] == "1,505 / 1,557"
+    assert cells.rows[0][3] == "1,155" and cells.rows[1][3] == "1,005"
+    assert cells.rows[0][6] == "8 (560 ms)" and cells.rows[1][6] == "no pacer"
     assert cells.rows[1][-1] == "2,600"
+
+
+def test_arms_pair_by_call_number_and_turn() -> None:
+    paced, unpaced = arm("paced", True), arm("unpaced", False)
+    assert answer_times(paced)[(1, 2)] == pytest.approx(1.4 + 0.15 + 0.01 - 0.4)
+    assert paired_delta_ms(paced, unpaced) == pytest.approx([150.0] * 4)
+    assert pacer_wait_ms(paced) == [150.0] * 4 and pacer_wait_ms(unpaced) == []
+    assert "a median +150 ms later" in paired_sentence([150.0] * 4, [150.0] * 4)
+    assert "cannot be paired" in paired_sentence([], [])
 
 
 def test_source_ab_table() -> None:
@@ -97,6 +124,7 @@ def test_a_short_ab_through_real_sidecars(tmp_path: Path) -> None:
     assert source["paced"]["summary"]["bit_exact"] and source["unpaced"]["summary"]["turns"] == 1
     assert [f.name for f in res.figures] == ["pacer-frame-timing.png"]
     assert "](pacer-frame-timing.png)" in res.markdown and len(res.tables) == 2
+    assert len(res.data["paired"]["paced_minus_unpaced_ms"]) == 1
     json.dumps(res.data, allow_nan=False)
     # the arm's turn log (sidecar + caller lines) is what `trunkline report` reads
     report = tmp_path / "report"
