@@ -188,7 +188,10 @@ def call_timeline(
     wave_ax.set_ylim(-1, 1)
     wave_ax.set_ylabel("amplitude")
     nfft = max(round(0.032 * rate), 16)
-    spec_ax.specgram(x, NFFT=nfft, Fs=rate, noverlap=nfft // 2, cmap="magma", vmin=-130, vmax=-30)
+    with np.errstate(divide="ignore"):  # digital silence has no level: drawn blank
+        spec_ax.specgram(
+            x, NFFT=nfft, Fs=rate, noverlap=nfft // 2, cmap="magma", vmin=-130, vmax=-30
+        )
     spec_ax.set_ylabel("Hz")
     spec_ax.set_xlabel("seconds since the call started")
     for ax in (wave_ax, spec_ax):
