@@ -11,5 +11,9 @@ Audio metrics: :mod:`~lab.bandwidth` (99 % bandwidth, Welch and FFT-bin), :mod:`
 :mod:`~lab.codec_table`; material: :mod:`~lab.speech`, :mod:`~lab.synth`. Latency:
 :mod:`~lab.turnlog` (the shared per-turn schema), :mod:`~lab.latency`. Output:
 :mod:`~lab.plots`, :mod:`~lab.tables`, :mod:`~lab.notes`, :mod:`~lab.sections`
-(a ``trunkline lab`` run), :mod:`~lab.codec_section`.
+(a ``trunkline lab`` run), :mod:`~lab.codec_section`. Live calls: :mod:`~lab.live_plan` (what
+every call says, and the clean reply), :mod:`~lab.path_runner` and :mod:`~lab.twilio_runner`
+(placing calls per path), :mod:`~lab.heard` (what the caller heard), :mod:`~lab.source_ab`
+(the rtc.AudioSource pacer A/B), :mod:`~lab.live_section`, :mod:`~lab.pacer_section`,
+:mod:`~lab.live_notes`.
 """

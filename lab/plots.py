@@ -57,11 +57,19 @@ def latency_cdf(latencies: Mapping[str, Sequence[float]], out: Path) -> Path:
     return _save(fig, out)
 
 
-def waterfall_bars(stage_medians: Mapping[str, Mapping[str, float | None]], out: Path) -> Path:
-    """Median seconds per waterfall stage, stacked left to right, one bar per path.
+def waterfall_bars(
+    stage_medians: Mapping[str, Mapping[str, float | None]],
+    out: Path,
+    *,
+    title: str = "Where the time goes (median per stage)",
+    # Medians do not add up: the bar's length is not the median total latency.
+    xlabel: str = "median seconds per stage (stacked; the sum is not the median latency)",
+) -> Path:
+    """Seconds per waterfall stage, stacked left to right, one bar per row.
 
-    A stage with no data is drawn as zero width and named in the legend as missing for that
-    path, so a short bar is never mistaken for a fast stage.
+    Rows are paths (stage medians) or single turns (their own stage durations, with a title and
+    label saying so). A stage with no data is drawn as zero width and named in the legend as
+    missing for that row, so a short bar is never mistaken for a fast stage.
     """
     fig = Figure(figsize=(8, 1.2 + 0.7 * max(len(stage_medians), 1)))
     ax = fig.add_subplot()
@@ -74,9 +82,8 @@ def waterfall_bars(stage_medians: Mapping[str, Mapping[str, float | None]], out:
         ax.barh(paths, widths, left=left, color=STAGE_COLOURS[stage], label=label)
         left += widths
     ax.invert_yaxis()
-    # Medians do not add up: the bar's length is not the median total latency.
-    ax.set_xlabel("median seconds per stage (stacked; the sum is not the median latency)")
-    ax.set_title("Where the time goes (median per stage)")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=2, fontsize="small")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, out)
@@ -92,7 +99,10 @@ def spectrograms(
     for ax, (name, (samples, rate)) in zip(axes, signals.items(), strict=True):
         x = as_float(samples)
         nfft = max(round(0.032 * rate), 16)
-        ax.specgram(x, NFFT=nfft, Fs=rate, noverlap=nfft // 2, cmap="magma", vmin=-130, vmax=-30)
+        with np.errstate(divide="ignore"):  # digital silence has no level: drawn blank
+            ax.specgram(
+                x, NFFT=nfft, Fs=rate, noverlap=nfft // 2, cmap="magma", vmin=-130, vmax=-30
+            )
         ax.set_ylim(0, top)
         if rate / 2 < top:
             ax.axhline(rate / 2, color="k", lw=0.6, ls=":")  # this signal's Nyquist
@@ -178,7 +188,10 @@ def call_timeline(
     wave_ax.set_ylim(-1, 1)
     wave_ax.set_ylabel("amplitude")
     nfft = max(round(0.032 * rate), 16)
-    spec_ax.specgram(x, NFFT=nfft, Fs=rate, noverlap=nfft // 2, cmap="magma", vmin=-130, vmax=-30)
+    with np.errstate(divide="ignore"):  # digital silence has no level: drawn blank
+        spec_ax.specgram(
+            x, NFFT=nfft, Fs=rate, noverlap=nfft // 2, cmap="magma", vmin=-130, vmax=-30
+        )
     spec_ax.set_ylabel("Hz")
     spec_ax.set_xlabel("seconds since the call started")
     for ax in (wave_ax, spec_ax):

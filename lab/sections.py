@@ -99,6 +99,8 @@ def write_markdown(results: Sequence[SectionResult], env: dict[str, Any], out: P
     ]
     for r in results:
         lines += [f"## {r.title}", "", r.markdown.rstrip(), ""]
-        lines += [f"![{f.stem}]({f.relative_to(out.parent).as_posix()})\n" for f in r.figures]
+        links = [(f.stem, f.relative_to(out.parent).as_posix()) for f in r.figures]
+        # a section may place a figure beside its method; the rest follow its text
+        lines += [f"![{stem}]({link})\n" for stem, link in links if f"]({link})" not in r.markdown]
     out.write_text("\n".join(lines), encoding="utf-8")
     return out

@@ -114,6 +114,7 @@ class SimulatedCaller:
         self._chunk = 0
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._arrivals: list[float] = []
+        self._media: list[tuple[float, int]] = []
         self._arrival_depth_ms: list[float] = []
         self._heard: list[bytes] = []
         self._marks_acked = 0
@@ -219,6 +220,7 @@ class SimulatedCaller:
             now = time.monotonic()
             if isinstance(out, p.OutMedia):
                 self._arrivals.append(now)
+                self._media.append((now + self._epoch_offset, len(out.payload)))
                 self._arrival_depth_ms.append(self.playout.buffered_bytes / 8)
                 self.playout.add_media(out.payload)
                 if self._reply is not None and self._reply.first_received is None:
@@ -385,6 +387,7 @@ class SimulatedCaller:
             greeting=self.greeting,
             turns=self.turns,
             cadence=cadence_stats(self._arrivals, self._arrival_depth_ms),
+            media=self._media,
             marks_acked=self._marks_acked,
             clears=len(self._clears),
             hung_up_by=self._hung_up_by or "caller",

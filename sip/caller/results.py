@@ -86,8 +86,12 @@ class CallResult:
     """Everything the caller heard, 8 kHz PCM16, silence included, from the call's start."""
     audio: dict[str, Any] = field(default_factory=dict)
     """Quality figures of ``heard`` (bandwidth, gaps), filled in by the report."""
+    media: list[tuple[float, int]] = field(default_factory=list, repr=False)
+    """Each media message received: arrival (epoch seconds) and μ-law bytes (8 per ms). The
+    sender's cadence as the caller saw it, which the lab plots against the ideal frame grid."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("heard")
+        data.pop("media")
         return data

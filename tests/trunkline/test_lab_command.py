@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import pytest
 
 from lab.speech import bundled_speech_files
-from trunkline import cli
+from trunkline import cli, lab_command
 
 
 def test_lab_writes_table_json_report_and_plots(
@@ -17,6 +18,8 @@ def test_lab_writes_table_json_report_and_plots(
     clip = bundled_speech_files()[1]
     argv = [
         "lab",
+        "--sections",
+        "codec",
         "--speech",
         str(clip),
         str(clip),
@@ -34,8 +37,8 @@ def test_lab_writes_table_json_report_and_plots(
     assert len(rows) == 12
     report = (tmp_path / "REPORT.md").read_text()
     assert doc["environment"]["command"] == (
-        f"trunkline lab --speech {clip} {clip} --out {tmp_path} --opus-bitrate 32000 "
-        "--synth-seconds 1.5"
+        f"trunkline lab --sections codec --speech {clip} {clip} --out {tmp_path} "
+        "--opus-bitrate 32000 --synth-seconds 1.5"
     )
     for png in doc["figures"]["codec_chains"]:
         assert (tmp_path / png).is_file() and f"]({png})" in report
@@ -50,3 +53,31 @@ def test_lab_refuses_unreadable_speech(tmp_path: Path, capsys: pytest.CaptureFix
 def test_lab_refuses_nonsense_settings(tmp_path: Path) -> None:
     assert cli.main(["lab", "--synth-seconds", "0", "--out", str(tmp_path)]) == 2
     assert cli.main(["lab", "--opus-bitrate", "10", "--out", str(tmp_path)]) == 2
+    assert cli.main(["lab", "--calls", "0", "--out", str(tmp_path)]) == 2
+    assert cli.main(["lab", "--quick", "--source-turns", "0", "--out", str(tmp_path)]) == 2
+    assert not (tmp_path / "lab.json").exists()
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    lab_command.configure(parser)
+    args = parser.parse_args(argv)
+    lab_command._resolve_sizes(args)
+    return args
+
+
+def test_quick_shrinks_every_size_an_explicit_flag_does_not_set() -> None:
+    full = parse()
+    assert (full.calls, full.turns, full.ab_calls, full.source_turns) == (3, 3, 2, 6)
+    assert full.sections == ["codec", "live", "pacer"] and full.synth_seconds == 4.0
+    quick = parse("--quick", "--turns", "4")
+    assert (quick.calls, quick.turns, quick.ab_calls, quick.source_turns) == (1, 4, 1, 3)
+    assert quick.synth_seconds == 2.0
+
+
+def test_the_recorded_command_repeats_the_run() -> None:
+    args = parse("--quick", "--sections", "live", "--seed", "9", "--out", "x")
+    assert lab_command._command_line(args) == (
+        "trunkline lab --sections live --out x --opus-bitrate 32000 --synth-seconds 2.0 "
+        "--calls 1 --turns 2 --ab-calls 1 --source-turns 3 --seed 9"
+    )
