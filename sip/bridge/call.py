@@ -239,8 +239,13 @@ class BridgeCall:
             self._agent_joined.set()
 
     def _on_participant_left(self, participant: rtc.RemoteParticipant) -> None:
-        if participant.identity == self.agent_identity:
-            self._end("the agent left the room", apologise=False)
+        if participant.identity != self.agent_identity:
+            return
+        if self.room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
+            # the SDK forgets everyone while it reconnects; whether the agent is really gone
+            # is known once the connection is back (see _on_reconnected)
+            return
+        self._end("the agent left the room", apologise=False)
 
     def _on_track(
         self,
@@ -266,6 +271,11 @@ class BridgeCall:
         if self._reconnect_timer is not None:
             self._reconnect_timer.cancel()
             self._reconnect_timer = None
+        if (
+            self.agent_identity is not None
+            and self.agent_identity not in self.room.remote_participants
+        ):
+            self._end("the agent left the room", apologise=False)
 
     def _on_disconnected(self, reason: rtc.DisconnectReason.ValueType) -> None:
         name = rtc.DisconnectReason.Name(reason)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from livekit import rtc
+from livekit import api, rtc
 
 from sip.bridge import contract
 from tests.livekit_server.server import LiveKitTestServer
@@ -33,6 +33,18 @@ def tone(
 ) -> npt.NDArray[np.int16]:
     t = np.arange(int(seconds * RATE)) / RATE
     return (amplitude * 32767 * np.sin(2 * np.pi * frequency * t)).astype(np.int16)
+
+
+def agent_token(call_sid: str, api_key: str = "devkey", api_secret: str = "secret") -> str:
+    """What a dispatched agent joins the call's room with (kind ``agent``)."""
+    grants = api.VideoGrants(room_join=True, room=contract.room_name(call_sid))
+    return (
+        api.AccessToken(api_key, api_secret)
+        .with_identity(IDENTITY)
+        .with_kind("agent")
+        .with_grants(grants)
+        .to_jwt()
+    )
 
 
 @dataclass
@@ -65,8 +77,7 @@ class StandInAgent:
 
     @classmethod
     def on(cls, server: LiveKitTestServer, call_sid: str, **options: Any) -> StandInAgent:
-        token = server.token(IDENTITY, contract.room_name(call_sid), kind="agent")
-        return cls(server.url, token, call_sid, **options)
+        return cls(server.url, agent_token(call_sid), call_sid, **options)
 
     async def join(self) -> None:
         """Join the call's room (creating it if the webhook has not yet: either is fine)."""
