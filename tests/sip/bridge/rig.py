@@ -59,6 +59,15 @@ class Rig:
         await eventually(lambda: self.state.active_calls == 0, within_s=15)
 
 
+def bridge_tasks() -> list[asyncio.Task[object]]:
+    """The calls' own tasks (audio pumps, Twilio writers, endings) still running."""
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if not t.done() and t.get_name().startswith(("bridge-", "twilio-"))
+    ]
+
+
 @contextlib.asynccontextmanager
 async def bridge_rig(
     credentials: LiveKitCredentials,

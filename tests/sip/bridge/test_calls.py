@@ -18,7 +18,7 @@ from sip.bridge import contract, rpc
 from sip.twilio.rest import TwilioCalls
 from tests.livekit_server.clients import dominant_frequency, joined
 from tests.livekit_server.server import LiveKitTestServer
-from tests.sip.bridge.rig import APOLOGY, Rig, bridge_rig
+from tests.sip.bridge.rig import APOLOGY, Rig, bridge_rig, bridge_tasks
 from tests.sip.bridge.standin import TONE_HZ, StandInAgent
 from tests.sip.bridge.twilio_calls import TwilioCallsStandIn
 from tests.sip.provision.twilio_standin import LoopbackHttpClient
@@ -110,6 +110,7 @@ async def test_audio_flows_both_ways_and_the_caller_hanging_up_deletes_the_room(
     await asyncio.wait_for(agent.disconnected.wait(), 5)
     assert agent.disconnect_reason == rtc.DisconnectReason.ROOM_DELETED
     assert not call.room.isconnected() and not call.apologised
+    assert not bridge_tasks()
 
 
 async def test_key_presses_reach_the_agent_as_sip_dtmf(rig: Rig, agent: StandInAgent) -> None:
@@ -264,3 +265,31 @@ async def test_no_agent_joining_gets_a_spoken_apology_then_a_hang_up(
     assert call.apologised and call.end_reason is not None
     assert call.end_reason.startswith("no agent joined")
     assert room_gone(livekit_server)
+
+
+async def test_concurrent_calls_have_their_own_rooms_and_endings(
+    rig: Rig, livekit_server: LiveKitTestServer
+) -> None:
+    sids = ["CA" + "1" * 32, "CA" + "2" * 32]
+    agents = [StandInAgent.on(livekit_server, sid) for sid in sids]
+    for agent in agents:
+        await agent.join()
+
+    async def hang_up_the_first() -> str:
+        await after_greeting(agents[0], 0.3)
+        return await agents[0].rpc(contract.RPC_HANGUP, "{}")
+
+    try:
+        first, second, _ = await asyncio.gather(
+            rig.place(call_sid=sids[0]), rig.place(call_sid=sids[1]), hang_up_the_first()
+        )
+        await rig.wait_idle()
+    finally:
+        for agent in agents:
+            await agent.aclose()
+    assert first.hung_up_by == "agent" and first.turns == []
+    assert second.hung_up_by == "caller"
+    (turn,) = second.turns
+    assert turn.heard_ms >= 700 and turn.gaps == 0
+    assert len(agents[1].utterances) == 1 and agents[0].utterances == []
+    assert all(livekit_server.rooms.get(contract.room_name(sid)) is None for sid in sids)

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 from sip.bridge import contract
 from sip.bridge.bridge import UNAVAILABLE_MESSAGE
 from sip.bridge.rooms import RoomSettings
-from tests.sip.bridge.rig import APOLOGY, bridge_rig
+from tests.sip.bridge.rig import APOLOGY, bridge_rig, bridge_tasks
 from tests.sip.bridge.standin import StandInAgent, agent_token
 from tests.waiting import eventually
 from trunkline.config import LiveKitCredentials
@@ -105,15 +105,6 @@ async def livekit_process(
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
-
-
-def bridge_tasks() -> list[asyncio.Task[object]]:
-    return [
-        t
-        for t in asyncio.all_tasks()
-        if not t.done()
-        and (t.get_name().startswith("bridge-") or t.get_name().startswith("twilio-"))
-    ]
 
 
 @pytest.mark.netns
