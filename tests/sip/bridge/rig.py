@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,19 @@ class Rig:
         async with aiohttp.ClientSession() as http:
             opts = CallerOptions(url=self.url, **{**defaults, **options})
             return await SimulatedCaller(opts, http).run()
+
+    async def call(self, *during: Coroutine[Any, Any, object], **options: Any) -> CallResult:
+        """One whole call with ``during`` (what the agent side does meanwhile) running
+        alongside; returns once the sidecar has released the call."""
+        actions = [asyncio.ensure_future(action) for action in during]
+        try:
+            result = await self.place(**options)
+            await asyncio.gather(*actions)
+        finally:
+            for action in actions:
+                action.cancel()
+        await self.wait_idle()
+        return result
 
     async def wait_idle(self) -> None:
         """The sidecar released every call (backend closed: room left and deleted)."""

@@ -75,8 +75,7 @@ async def after_greeting(agent: StandInAgent, seconds: float) -> None:
 async def test_audio_flows_both_ways_and_the_caller_hanging_up_deletes_the_room(
     rig: Rig, agent: StandInAgent, livekit_server: LiveKitTestServer
 ) -> None:
-    result = await rig.place(call_sid=CALL_SID)
-    await rig.wait_idle()
+    result = await rig.call(call_sid=CALL_SID)
     # the caller heard the agent's greeting and its reply: the agent's tone, paced
     assert result.greeting is not None and result.greeting.heard_ms >= 500
     (turn,) = result.turns
@@ -114,8 +113,7 @@ async def test_audio_flows_both_ways_and_the_caller_hanging_up_deletes_the_room(
 
 
 async def test_key_presses_reach_the_agent_as_sip_dtmf(rig: Rig, agent: StandInAgent) -> None:
-    await rig.place(call_sid=CALL_SID, turns=0, dtmf="7#*", reply_timeout_s=1.0)
-    await rig.wait_idle()
+    await rig.call(call_sid=CALL_SID, turns=0, dtmf="7#*", reply_timeout_s=1.0)
     assert agent.dtmf == [(7, "7", BRIDGE), (11, "#", BRIDGE), (10, "*", BRIDGE)]
 
 
@@ -133,12 +131,9 @@ async def test_clear_rpc_cuts_the_reply_and_sends_twilio_clear(
         answers.append(await agent.rpc(contract.RPC_CLEAR))
 
     try:
-        cut = asyncio.ensure_future(interrupt())
-        result = await rig.place(call_sid=CALL_SID, turns=0)
-        await cut
+        result = await rig.call(interrupt(), call_sid=CALL_SID, turns=0)
     finally:
         await agent.aclose()
-    await rig.wait_idle()
     assert answers == ['{"ok": true}']
     assert result.clears == 1
     assert result.greeting is not None and 500 <= result.greeting.heard_ms <= 1800
@@ -146,7 +141,7 @@ async def test_clear_rpc_cuts_the_reply_and_sends_twilio_clear(
     assert call.agent_audio.stretches[0].interrupted
 
 
-async def test_hangup_rpc_ends_the_twilio_call_and_completes_it_over_rest(
+async def test_transfer_and_hangup_rpcs_act_on_the_twilio_call_over_rest(
     livekit_server: LiveKitTestServer,
     agent: StandInAgent,
     twilio: tuple[TwilioCallsStandIn, TwilioCalls],
@@ -154,46 +149,25 @@ async def test_hangup_rpc_ends_the_twilio_call_and_completes_it_over_rest(
     standin, rest = twilio
     answers: list[str] = []
 
-    async def hang_up() -> None:
+    async def transfer_then_hang_up() -> None:
         await after_greeting(agent, 0.3)
+        answers.append(await agent.rpc(contract.RPC_TRANSFER, '{"to": "+15550100999"}'))
         answers.append(await agent.rpc(contract.RPC_HANGUP, '{"reason": "goodbye"}'))
 
     async with bridge_rig(credentials(livekit_server), livekit_server, rest=rest) as rig:
-        ending = asyncio.ensure_future(hang_up())
-        result = await rig.place(call_sid=CALL_SID)
-        await ending
-        await rig.wait_idle()
-    assert answers == ['{"ok": true}']
-    assert result.hung_up_by == "agent" and result.close_code == 1000
-    assert result.turns == []  # ended before the caller's first turn
-    (call,) = rig.calls
-    assert call.end_reason == "goodbye" and not call.apologised
-    assert [(u.call_sid, u.form) for u in standin.updates] == [(CALL_SID, {"Status": "completed"})]
-    assert room_gone(livekit_server)
-
-
-async def test_transfer_rpc_redirects_the_call_with_dial_twiml(
-    livekit_server: LiveKitTestServer,
-    agent: StandInAgent,
-    twilio: tuple[TwilioCallsStandIn, TwilioCalls],
-) -> None:
-    standin, rest = twilio
-    answers: list[str] = []
-
-    async def transfer() -> None:
-        await after_greeting(agent, 0.3)
-        answers.append(await agent.rpc(contract.RPC_TRANSFER, '{"to": "+15550100999"}'))
-        await agent.rpc(contract.RPC_HANGUP, "{}")  # what Twilio's redirect would do
-
-    async with bridge_rig(credentials(livekit_server), livekit_server, rest=rest) as rig:
-        moving = asyncio.ensure_future(transfer())
-        await rig.place(call_sid=CALL_SID)
-        await moving
-        await rig.wait_idle()
-    assert answers == ['{"ok": true}']
-    redirect = standin.updates[0]
+        result = await rig.call(transfer_then_hang_up(), call_sid=CALL_SID)
+    assert answers == ['{"ok": true}'] * 2
+    # the transfer replaced the call's TwiML with a <Dial>
+    redirect, completion = standin.updates
     assert redirect.call_sid == CALL_SID
     assert "<Dial>+15550100999</Dial>" in redirect.form["Twiml"]
+    # the hang-up closed the stream (1000) and completed the call over REST
+    assert result.hung_up_by == "agent" and result.close_code == 1000
+    assert result.turns == []  # ended before the caller's first turn
+    assert (completion.call_sid, completion.form) == (CALL_SID, {"Status": "completed"})
+    (call,) = rig.calls
+    assert call.end_reason == "goodbye" and not call.apologised
+    assert room_gone(livekit_server)
 
 
 async def test_rpcs_refuse_bad_payloads_missing_credentials_and_non_agents(
@@ -222,10 +196,7 @@ async def test_rpcs_refuse_bad_payloads_missing_credentials_and_non_agents(
             refusals.append((refused.value.code, refused.value.message))
         await agent.rpc(contract.RPC_HANGUP, "{}")
 
-    checking = asyncio.ensure_future(misuse())
-    result = await rig.place(call_sid=CALL_SID, turns=0, linger_s=30)
-    await checking
-    await rig.wait_idle()
+    result = await rig.call(misuse(), call_sid=CALL_SID, turns=0, linger_s=30)
     codes = [code for code, _ in refusals]
     assert codes == [rpc.BAD_REQUEST] * 4 + [rpc.TRANSFER_FAILED, rpc.FORBIDDEN]
     assert "TWILIO_ACCOUNT_SID" in refusals[4][1]
@@ -242,10 +213,7 @@ async def test_the_agent_leaving_ends_the_twilio_call(
         await after_greeting(agent, 0.3)
         await agent.room.disconnect()
 
-    leaving = asyncio.ensure_future(leave())
-    result = await rig.place(call_sid=CALL_SID)
-    await leaving
-    await rig.wait_idle()
+    result = await rig.call(leave(), call_sid=CALL_SID)
     assert result.hung_up_by == "agent" and result.close_code == 1000
     (call,) = rig.calls
     assert call.end_reason == "the agent left the room" and not call.apologised
@@ -255,8 +223,7 @@ async def test_the_agent_leaving_ends_the_twilio_call(
 async def test_no_agent_joining_gets_a_spoken_apology_then_a_hang_up(
     rig: Rig, livekit_server: LiveKitTestServer
 ) -> None:
-    result = await rig.place(call_sid=CALL_SID, turns=0)
-    await rig.wait_idle()
+    result = await rig.call(call_sid=CALL_SID, turns=0)
     # all of the apology reached the caller, and the stream closed only once it had played
     assert result.cadence.messages == -(-len(APOLOGY) // 160)
     assert result.marks_acked == 1

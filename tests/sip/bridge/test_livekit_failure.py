@@ -123,10 +123,7 @@ async def test_livekit_dying_mid_call_gets_an_apology_a_hang_up_and_leaves_nothi
 
     try:
         async with bridge_rig(LiveKitCredentials(url, "devkey", "secret")) as rig:
-            killing = asyncio.ensure_future(kill())
-            result = await rig.place(call_sid=CALL_SID)
-            await killing
-            await rig.wait_idle()
+            result = await rig.call(kill(), call_sid=CALL_SID)
             (call,) = rig.calls
             assert result.hung_up_by == "agent" and result.close_code == 1000
             assert call.apologised
