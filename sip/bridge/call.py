@@ -29,7 +29,7 @@ from sip.bridge import apology, contract
 from sip.bridge.gate import GateSettings
 from sip.bridge.inbound import CallerAudio, InboundSettings
 from sip.bridge.outbound import AgentAudio
-from sip.bridge.rooms import LiveKitRooms
+from sip.bridge.rooms import LiveKitRooms, rtc_url
 from sip.bridge.rpc import BridgeRpc
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
@@ -207,7 +207,7 @@ class BridgeCall:
         options = rtc.RoomOptions(
             auto_subscribe=True, connect_timeout=self.options.connect_timeout_s
         )
-        await self.room.connect(self.rooms.credentials.url, token, options)
+        await self.room.connect(rtc_url(self.rooms.credentials.url), token, options)
 
     async def _leave(self) -> None:
         """Disconnect, also from a connection attempt still under way (it cannot be cancelled
@@ -315,7 +315,11 @@ class BridgeCall:
     async def _send_dtmf(self, code: int, digit: str) -> None:
         async with self._dtmf_lock:  # FIFO: digits leave in the order they were pressed
             await self._published.wait()
-            await self.room.local_participant.publish_dtmf(code=code, digit=digit)
+            try:
+                await self.room.local_participant.publish_dtmf(code=code, digit=digit)
+            except Exception as exc:  # the room is going away; the call ends with it
+                logger.warning("call %s: DTMF %s not sent: %s", self.call_id, digit, exc)
+                return
             logger.info("call %s: DTMF %s sent to the room", self.call_id, digit)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:

@@ -98,6 +98,8 @@ class AgentAudio:
         try:
             async for event in stream:
                 self.feed(np.frombuffer(event.frame.data, dtype=np.int16))
+        except Exception:
+            logger.exception("call %s: agent audio stopped", self.call_id)
         finally:
             await stream.aclose()
 

@@ -29,6 +29,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def rtc_url(url: str) -> str:
+    """LIVEKIT_URL may be given as http(s) (the API's scheme); the SDK connects over ws(s)."""
+    return "ws" + url[4:] if url.startswith("http") else url
+
+
 class LiveKitError(RuntimeError):
     """A LiveKit server call failed or did not answer in time."""
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from livekit import api
 
-from sip.bridge.rooms import LiveKitError, LiveKitRooms, RoomSettings
+from sip.bridge.rooms import LiveKitError, LiveKitRooms, RoomSettings, rtc_url
 from sip.sidecar.backend import CallInfo
 from tests.livekit_server.server import LiveKitTestServer
 from trunkline.config import LiveKitCredentials
@@ -66,3 +66,9 @@ async def test_the_join_token_carries_the_contracts_identity_attributes_and_gran
     assert video is not None and video.room == ROOM and video.room_join
     assert video.can_publish and video.can_subscribe and video.can_publish_data
     assert not video.room_admin and not video.room_create
+
+
+def test_the_sdk_is_given_a_websocket_url_whatever_scheme_livekit_url_uses() -> None:
+    assert rtc_url("https://p.livekit.cloud") == "wss://p.livekit.cloud"
+    assert rtc_url("http://10.0.0.1:7880") == "ws://10.0.0.1:7880"
+    assert rtc_url("wss://p.livekit.cloud") == "wss://p.livekit.cloud"
