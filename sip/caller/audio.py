@@ -40,15 +40,22 @@ def write_wav(path: str | Path, pcm: Pcm, rate: int) -> None:
         w.writeframes(np.asarray(pcm, dtype=np.int16).tobytes())
 
 
-def trim_to_speech(pcm: Pcm, rate: int, floor_db: float = -40.0) -> Pcm:
-    """Cut leading/trailing stretches whose 10 ms energy is ``floor_db`` below the peak frame."""
+def trim_to_speech(pcm: Pcm, rate: int) -> Pcm:
+    """Cut the leading/trailing room tone: 10 ms frames more than 35 dB below the loudest, or
+    within 12 dB of the clip's noise floor (its 10th-percentile frame), are not speech.
+
+    Recordings differ in room tone (one bundled clip's floor is only ~40 dB under its peak), so
+    a fixed threshold alone would count breath and hiss as speech and put "end of speech" —
+    where response latency starts — hundreds of milliseconds late.
+    """
     hop = rate // 100
     n = len(pcm) // hop
     if n == 0:
         return pcm
     frames = pcm[: n * hop].astype(np.float64).reshape(n, hop)
     energy = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-9)
-    active = np.flatnonzero(energy > energy.max() + floor_db)
+    threshold = max(energy.max() - 35.0, float(np.percentile(energy, 10)) + 12.0)
+    active = np.flatnonzero(energy > threshold)
     return pcm[active[0] * hop : (active[-1] + 1) * hop]
 
 
