@@ -52,8 +52,9 @@ class BridgeOptions:
     pacing: Pacing = field(default_factory=Pacing)
     gate: GateSettings = field(default_factory=GateSettings)
     inbound: InboundSettings = field(default_factory=InboundSettings)
-    min_hold_ms: float = 40.0
-    """Least hold of each stretch of agent audio: absorbs the room's arrival jitter."""
+    min_hold_ms: float = 60.0
+    """Least hold of each stretch of agent audio: absorbs the room's arrival jitter. It costs
+    the caller this much once per reply; an underrun costs them an audible gap."""
     connect_timeout_s: float = 5.0
     agent_join_timeout_s: float = 15.0
     """A dispatch no worker takes would otherwise leave the caller in silence indefinitely."""

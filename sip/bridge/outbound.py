@@ -7,7 +7,7 @@ back into a drift-free cadence, so Twilio never runs dry mid-stretch and never g
 
 The pacer learns each stretch's hold from how the previous ones arrived. A smooth stretch
 teaches it that no hold was needed, and the next one then starts with nothing in hand against
-the network's jitter, so the hold has a floor (``min_hold_ms``, two 20 ms frames).
+the network's jitter, so the hold has a floor (``min_hold_ms``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class AgentAudio:
         pacing: Pacing,
         gate: GateSettings | None = None,
         *,
-        min_hold_ms: float = 40.0,
+        min_hold_ms: float = 60.0,
         ticker: Ticker | None = None,
     ) -> None:
         self.link = link

@@ -62,7 +62,7 @@ def quiet(n: int = 1) -> list[npt.NDArray[np.int16]]:
 
 
 class Rig:
-    def __init__(self, min_hold_ms: float = 40.0) -> None:
+    def __init__(self, min_hold_ms: float = 60.0) -> None:
         self.clock = VirtualClock()
         self.link = RecordingLink()
         self.audio = AgentAudio(
