@@ -66,7 +66,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--turn-log",
         type=Path,
-        help="append one JSON line per turn here (default: $TRUNKLINE_TURN_LOG, else none)",
+        help="local mode: append one JSON line per turn here (default: $TRUNKLINE_TURN_LOG, "
+        "else none); in bridge mode the worker writes the turns",
     )
     parser.add_argument(
         "--agent-timeout",
@@ -90,13 +91,14 @@ def run(args: argparse.Namespace) -> int:
     env = load_env(args.env_file)
     problems: list[str] = []
     model_settings = ModelSettings.from_env(env, problems, sim=from_args(args))
+    settings: Settings | None = None
     try:
         settings = settings_from_env(env)
     except ConfigError as exc:
         problems = [*exc.problems, *problems]
-    if settings.livekit is not None and args.pacer == "off":
+    if settings is not None and settings.livekit is not None and args.pacer == "off":
         problems.append("--pacer off is for local mode only; bridge mode always paces")
-    if problems or model_settings is None:
+    if problems or model_settings is None or settings is None:
         print("trunkline serve: invalid configuration:", file=sys.stderr)
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)

@@ -52,6 +52,16 @@ def test_pacer_off_is_refused_in_bridge_mode(
     assert "--pacer off is for local mode only" in capsys.readouterr().err
 
 
+def test_incomplete_livekit_settings_are_listed_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in serve_env(f"ws://127.0.0.1:{free_port()}").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LIVEKIT_API_SECRET")
+    assert cli.main(["serve", "--env-file", os.devnull, "--pacer", "off"]) == 2
+    assert "LIVEKIT_API_SECRET is not set" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 async def test_serve_bridges_when_livekit_url_is_set_and_apologises_when_it_is_down() -> None:
     port = free_port()
