@@ -20,7 +20,10 @@ from sip.twilio.protocol import FRAME_BYTES, SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
-APOLOGY_TEXT: Final = "Sorry, we cannot take your call right now. Please try again later."
+APOLOGY_TEXT: Final = (
+    "Sorry, our assistant is not available right now. Please try again in a few minutes."
+)
+"""Said by Twilio at the webhook, or by us once the stream runs: the same words either way."""
 APOLOGY_MARK: Final = "bridge:apology"
 #: Beyond the apology's own length, how long to wait for Twilio to say it has played.
 PLAYOUT_MARGIN_S: Final = 2.0

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import Final
 
-from sip.bridge import contract
+from sip.bridge import apology, contract
 from sip.bridge.call import BridgeCall, BridgeOptions
 from sip.bridge.rooms import LiveKitError, LiveKitRooms, RoomSettings
 from sip.sidecar.backend import CallControl, CallInfo
@@ -20,10 +19,6 @@ from sip.sidecar.link import TwilioLink
 from trunkline.config import LiveKitCredentials
 
 logger = logging.getLogger(__name__)
-
-UNAVAILABLE_MESSAGE: Final = (
-    "Sorry, we cannot take your call right now. Please try again in a few minutes."
-)
 
 
 class Bridge:
@@ -59,7 +54,7 @@ class Bridge:
             await self.rooms.create_room(room)
         except LiveKitError as exc:
             logger.error("call %s: refused at the webhook: LiveKit failed: %s", call_sid, exc)
-            return UNAVAILABLE_MESSAGE
+            return apology.APOLOGY_TEXT
         return None
 
     def new_call(self, info: CallInfo, link: TwilioLink, control: CallControl) -> BridgeCall:

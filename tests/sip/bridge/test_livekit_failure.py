@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from sip.bridge import contract
-from sip.bridge.bridge import UNAVAILABLE_MESSAGE
+from sip.bridge.apology import APOLOGY_TEXT
 from sip.bridge.rooms import RoomSettings
 from tests.sip.bridge.rig import APOLOGY, bridge_rig, bridge_tasks
 from tests.sip.bridge.standin import StandInAgent, agent_token
@@ -43,7 +43,7 @@ async def webhook(url: str) -> str:
 
 
 def is_apology(twiml: str) -> bool:
-    return f"<Say>{UNAVAILABLE_MESSAGE}</Say><Hangup />" in twiml and "<Stream" not in twiml
+    return f"<Say>{APOLOGY_TEXT}</Say><Hangup />" in twiml and "<Stream" not in twiml
 
 
 async def test_livekit_refusing_connections_at_the_webhook_gets_the_apology_twiml() -> None:

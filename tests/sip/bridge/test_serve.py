@@ -11,7 +11,7 @@ import sys
 import aiohttp
 import pytest
 
-from sip.bridge.bridge import UNAVAILABLE_MESSAGE
+from sip.bridge.apology import APOLOGY_TEXT
 from trunkline import cli
 
 CALL = {"CallSid": "CA" + "e" * 32, "From": "+15550100001", "To": "+15550100002"}
@@ -92,7 +92,7 @@ async def test_serve_bridges_when_livekit_url_is_set_and_apologises_when_it_is_d
             assert health["mode"] == "bridge"
             async with http.post(f"{base}/twilio/voice", data=CALL) as resp:
                 twiml = await resp.text()
-        assert f"<Say>{UNAVAILABLE_MESSAGE}</Say><Hangup />" in twiml
+        assert f"<Say>{APOLOGY_TEXT}</Say><Hangup />" in twiml
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = await asyncio.wait_for(proc.communicate(), 30)
