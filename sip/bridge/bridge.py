@@ -9,7 +9,6 @@ creating its room — so a healthy LiveKit costs no extra round trip.
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 
 from sip.bridge import apology, contract
 from sip.bridge.call import BridgeCall, BridgeOptions
@@ -22,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 
 class Bridge:
+    """Use inside ``async with bridge.rooms:`` (the LiveKit API client's lifetime)."""
+
     def __init__(
         self,
         credentials: LiveKitCredentials,
@@ -34,18 +35,6 @@ class Bridge:
         self.rooms = LiveKitRooms(credentials, agent_name, room_settings or RoomSettings())
         self.options = options or BridgeOptions()
         self.apology_audio = apology_audio
-
-    async def __aenter__(self) -> Bridge:
-        await self.rooms.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.rooms.__aexit__(exc_type, exc, tb)
 
     async def admit(self, call_sid: str) -> str | None:
         """Create the call's room; None admits the call, else the message to apologise with."""

@@ -176,7 +176,7 @@ def _bridge_app(
     app = create_app(settings, bridge.new_call, rest=rest, admission=bridge.admit)
 
     async def bridge_lifecycle(_: web.Application) -> AsyncIterator[None]:
-        async with bridge:
+        async with bridge.rooms:
             yield
 
     app.cleanup_ctx.append(bridge_lifecycle)

@@ -103,7 +103,7 @@ async def bridge_rig(
         options=options,
         room_settings=room_settings,
     )
-    async with bridge:
+    async with bridge.rooms:
         calls: list[BridgeCall] = []
 
         def factory(info: CallInfo, link: TwilioLink, control: CallControl) -> BridgeCall:
