@@ -56,7 +56,9 @@ CMD ["trunkline", "serve", "--host", "0.0.0.0", "--port", "8080"]
 
 # -- agent (default, last): the LiveKit worker ------------------------------------------------
 FROM runtime AS agent
-# Model files (VAD, turn detection) are fetched now, into the user's cache, not on first call.
+# Plugins fetch their model files now, into the user's cache, not on a first call. (The ones
+# the worker loads today, openai and pacer, need none; the simulator's Silero model ships in
+# its wheel. Kept so a plugin that does, e.g. a turn detector, needs no change here.)
 RUN python agent.py download-files
 # The worker's health check (agents' default HTTP port).
 EXPOSE 8081

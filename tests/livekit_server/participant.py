@@ -36,6 +36,8 @@ class Publication:
     cid: str
     mid: str
     feed: Feed
+    #: the publisher was told (``TrackSubscribed``) that someone subscribes to this track
+    announced: bool = False
 
 
 class Participant:
@@ -152,6 +154,11 @@ class Participant:
             return
         stream = sdp.stream_id(publisher.sid, sid)
         self.subscriptions[sid] = self.subscriber.add(publication.feed, stream)
+        if not publication.announced:
+            # as LiveKit does on a track's first subscription; the SDK's
+            # ``wait_for_subscription()`` (RoomIO's audio output waits on it) resolves on it
+            publication.announced = True
+            publisher.send(rtc.SignalResponse(track_subscribed=rtc.TrackSubscribed(track_sid=sid)))
 
     def unsubscribe(self, track_sid: str) -> None:
         handle = self.subscriptions.pop(track_sid, None)

@@ -118,6 +118,31 @@ async def test_without_auto_subscribe_nothing_arrives_until_asked(
             await tone.aclose()
 
 
+async def test_the_publisher_learns_of_the_first_subscription(
+    livekit_server: LiveKitTestServer,
+) -> None:
+    """``wait_for_subscription()`` resolves once someone subscribes (RoomIO waits on it)."""
+    tone = Tone(350.0)
+    async with (
+        joined(livekit_server, "speaker", "announce") as speaker,
+        joined(livekit_server, "picky", "announce", auto_subscribe=False) as picky,
+    ):
+        events = Events(picky, "track_published")
+        local = Events(speaker, "local_track_subscribed")
+        try:
+            publication = await tone.publish(speaker)
+            remote, _ = await events.next("track_published")
+            await asyncio.sleep(0.3)
+            assert local.pending("local_track_subscribed") == 0
+            remote.set_subscribed(True)
+            (track,) = await local.next("local_track_subscribed")
+            assert track.sid == publication.sid
+            async with asyncio.timeout(1):
+                await publication.wait_for_subscription()
+        finally:
+            await tone.aclose()
+
+
 async def test_unpublish_and_mute_reach_the_subscriber(livekit_server: LiveKitTestServer) -> None:
     tone = Tone(300.0)
     async with (
