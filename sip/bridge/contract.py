@@ -1,9 +1,10 @@
-"""The agent ⇄ Twilio-bridge contract, as names and codes both sides must spell the same way.
+"""The agent ⇄ Twilio-bridge contract, as the bridge needs it.
 
 One Twilio call is one LiveKit room. The worker recognises the bridge by its attributes (not by
 its identity), sends it RPCs to act on the Twilio call, and receives the caller's key presses as
 SIP DTMF — so a `twilio-ws` caller looks to the agent exactly like a SIP caller, except for its
-path label. Anything here changes only together with the worker.
+path label. The names both sides spell are defined once, in ``agent.bridge_contract``; what
+only the bridge needs (room and identity naming, DTMF codes) is here.
 """
 
 from __future__ import annotations
@@ -12,20 +13,36 @@ from typing import Final
 
 from livekit import rtc
 
+from agent.bridge_contract import (
+    CALL_SID_ATTRIBUTE,
+    FROM_ATTRIBUTE,
+    PATH_ATTRIBUTE,
+    RPC_CLEAR,
+    RPC_HANGUP,
+    RPC_TRANSFER,
+    TO_ATTRIBUTE,
+    TWILIO_WS_PATH,
+)
+
+__all__ = [
+    "CALL_SID_ATTRIBUTE",
+    "DTMF_CODES",
+    "FROM_ATTRIBUTE",
+    "PATH_ATTRIBUTE",
+    "ROOM_PREFIX",
+    "RPC_CLEAR",
+    "RPC_HANGUP",
+    "RPC_TRANSFER",
+    "TO_ATTRIBUTE",
+    "TWILIO_WS_PATH",
+    "bridge_attributes",
+    "bridge_identity",
+    "dtmf_code",
+    "is_agent",
+    "room_name",
+]
+
 ROOM_PREFIX: Final = "twilio-"
-
-PATH_ATTRIBUTE: Final = "trunkline.path"
-CALL_SID_ATTRIBUTE: Final = "trunkline.call_sid"
-FROM_ATTRIBUTE: Final = "trunkline.from"
-TO_ATTRIBUTE: Final = "trunkline.to"
-PATH: Final = "twilio-ws"
-
-RPC_CLEAR: Final = "trunkline.clear"
-"""Payload ``{}``: the agent was interrupted; drop what is queued for the caller."""
-RPC_HANGUP: Final = "trunkline.hangup"
-"""Payload ``{"reason": "..."}``: end the call."""
-RPC_TRANSFER: Final = "trunkline.transfer"
-"""Payload ``{"to": "+1555..."}``: redirect the Twilio call to that number."""
 
 #: RFC 4733 event codes, which LiveKit SIP carries in ``SipDTMF.code``.
 DTMF_CODES: Final = {
@@ -49,7 +66,7 @@ def bridge_identity(call_sid: str) -> str:
 
 def bridge_attributes(call_sid: str, from_number: str, to_number: str) -> dict[str, str]:
     return {
-        PATH_ATTRIBUTE: PATH,
+        PATH_ATTRIBUTE: TWILIO_WS_PATH,
         CALL_SID_ATTRIBUTE: call_sid,
         FROM_ATTRIBUTE: from_number,
         TO_ATTRIBUTE: to_number,

@@ -103,7 +103,7 @@ class StandInAgent:
         publication: rtc.RemoteTrackPublication,
         participant: rtc.RemoteParticipant,
     ) -> None:
-        if participant.attributes.get(contract.PATH_ATTRIBUTE) != contract.PATH:
+        if participant.attributes.get(contract.PATH_ATTRIBUTE) != contract.TWILIO_WS_PATH:
             return
         self.bridge = participant
         self._spawn(self._listen(track))
