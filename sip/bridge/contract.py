@@ -13,34 +13,15 @@ from typing import Final
 
 from livekit import rtc
 
-from agent.bridge_contract import (
-    CALL_SID_ATTRIBUTE,
-    FROM_ATTRIBUTE,
-    PATH_ATTRIBUTE,
-    RPC_CLEAR,
-    RPC_HANGUP,
-    RPC_TRANSFER,
-    TO_ATTRIBUTE,
-    TWILIO_WS_PATH,
-)
-
-__all__ = [
-    "CALL_SID_ATTRIBUTE",
-    "DTMF_CODES",
-    "FROM_ATTRIBUTE",
-    "PATH_ATTRIBUTE",
-    "ROOM_PREFIX",
-    "RPC_CLEAR",
-    "RPC_HANGUP",
-    "RPC_TRANSFER",
-    "TO_ATTRIBUTE",
-    "TWILIO_WS_PATH",
-    "bridge_attributes",
-    "bridge_identity",
-    "dtmf_code",
-    "is_agent",
-    "room_name",
-]
+# the names both sides spell, re-exported for the bridge's modules
+from agent.bridge_contract import CALL_SID_ATTRIBUTE as CALL_SID_ATTRIBUTE
+from agent.bridge_contract import FROM_ATTRIBUTE as FROM_ATTRIBUTE
+from agent.bridge_contract import PATH_ATTRIBUTE as PATH_ATTRIBUTE
+from agent.bridge_contract import RPC_CLEAR as RPC_CLEAR
+from agent.bridge_contract import RPC_HANGUP as RPC_HANGUP
+from agent.bridge_contract import RPC_TRANSFER as RPC_TRANSFER
+from agent.bridge_contract import TO_ATTRIBUTE as TO_ATTRIBUTE
+from agent.bridge_contract import TWILIO_WS_PATH as TWILIO_WS_PATH
 
 ROOM_PREFIX: Final = "twilio-"
 
