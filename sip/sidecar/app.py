@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -37,12 +38,18 @@ SHUTDOWN_GRACE_S = 10.0
 BUSY_MESSAGE = "Sorry, all our lines are busy right now. Please call again in a few minutes."
 
 
+Admission = Callable[[str], Awaitable[str | None]]
+"""Asked with the CallSid before a call is answered: None admits it, a message refuses it
+(spoken to the caller before hanging up). Bridge mode checks LiveKit here."""
+
+
 @dataclass
 class SidecarState:
     settings: Settings
     backend_factory: BackendFactory
     tokens: StreamTokens
     rest: TwilioCalls | None
+    admission: Admission | None = None
     calls: set[MediaStreamCall] = field(default_factory=set)
     total_calls: int = 0
 
@@ -93,6 +100,10 @@ async def voice_webhook(request: web.Request) -> web.Response:
     if state.active_calls >= state.settings.limits.max_calls:
         logger.warning("call %s: refused, %d calls active (limit)", call_sid, state.active_calls)
         return web.Response(text=apology(BUSY_MESSAGE), content_type="text/xml")
+    if state.admission is not None:
+        refusal = await state.admission(call_sid)
+        if refusal is not None:
+            return web.Response(text=apology(refusal), content_type="text/xml")
     base = urlsplit(_public_base(request, state.settings))
     scheme = "wss" if base.scheme == "https" else "ws"
     stream_url = f"{scheme}://{base.netloc}{base.path.rstrip('/')}{MEDIA_PATH}"
@@ -174,6 +185,7 @@ def create_app(
     *,
     rest: TwilioCalls | None = None,
     tokens: StreamTokens | None = None,
+    admission: Admission | None = None,
 ) -> web.Application:
     if settings.twilio_auth_token is None:
         logger.warning(
@@ -187,6 +199,7 @@ def create_app(
         backend_factory=backend_factory,
         tokens=tokens or StreamTokens(secret),
         rest=rest,
+        admission=admission,
     )
     app.on_shutdown.append(_end_calls)
     app.router.add_post(VOICE_PATH, voice_webhook)
