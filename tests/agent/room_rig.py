@@ -56,6 +56,8 @@ JOB_THREAD = "job_thread_runner"
 STEP_S = 15.0
 #: a 20 ms window louder than this (dBFS) counts as audible
 AUDIBLE_DBFS = -45.0
+#: silence on the agent's track for this long means a reply has fully arrived
+SETTLED_MS = 300
 
 
 def speech(rate: int = RATE, seconds: float | None = None) -> Pcm:
@@ -252,6 +254,14 @@ class Caller:
             return states.count("speaking") >= count and states[-1] == "listening"
 
         await eventually(done, within_s=within_s)
+        # the agent turns to listening once its source has sent the reply; the last of it is
+        # still crossing the server and this caller's jitter buffer, so wait until it has landed
+        await eventually(self._quiet, within_s=within_s)
+
+    def _quiet(self) -> bool:
+        """The agent's track has been silent for the last ``SETTLED_MS``."""
+        tail = self.heard()[-RATE * SETTLED_MS // 1000 :]
+        return len(tail) * 1000 >= RATE * SETTLED_MS and audible_ms(tail) == 0
 
     async def _speak(self) -> None:
         samples = self.sample_rate * FRAME_MS // 1000
