@@ -15,7 +15,17 @@ Pcm = npt.NDArray[np.int16]
 class Segment:
     """FIFO of pushed chunks, cut into frames without copying when a frame lies in one chunk."""
 
-    __slots__ = ("_chunks", "_head", "arrivals", "flushed_at", "queued", "stats")
+    __slots__ = (
+        "_chunks",
+        "_head",
+        "arrivals",
+        "cover_samples",
+        "covered_at",
+        "earliest",
+        "flushed_at",
+        "queued",
+        "stats",
+    )
 
     def __init__(self, stats: SegmentStats) -> None:
         self.stats = stats
@@ -24,6 +34,10 @@ class Segment:
         self.queued = 0
         self.arrivals: list[tuple[float, int]] = []
         self.flushed_at: float | None = None
+        self.cover_samples: int | None = None
+        """Start once this much is queued (the learned stall), if the rule says so."""
+        self.covered_at: float | None = None
+        self.earliest = stats.first_audio_at
 
     @property
     def flushed(self) -> bool:
@@ -34,6 +48,21 @@ class Segment:
         self._chunks.append(pcm)
         self.queued += len(pcm)
         self.stats.pushed_samples += len(pcm)
+        if (
+            self.covered_at is None
+            and self.cover_samples is not None
+            and self.stats.pushed_samples >= self.cover_samples
+        ):
+            self.covered_at = now
+
+    def start_time(self) -> float:
+        """When the segment may start: its hold, its cover, or its flush, whichever is first."""
+        start = self.stats.first_audio_at + self.stats.hold
+        if self.covered_at is not None:
+            start = min(start, max(self.covered_at, self.earliest))
+        if self.flushed_at is not None:
+            start = min(start, self.flushed_at)
+        return start
 
     def take(self, n: int) -> Pcm:
         """Remove and return the next ``n`` samples (``n <= queued``)."""

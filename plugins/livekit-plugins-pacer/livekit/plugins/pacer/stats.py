@@ -20,7 +20,9 @@ class SegmentStats:
     first_audio_at: float
     """When the segment's first audio was pushed."""
     hold: float = 0.0
-    """The start hold chosen for it, in seconds after ``first_audio_at``."""
+    """The longest it could wait to start, in seconds after ``first_audio_at``."""
+    cover: float | None = None
+    """It could start sooner, once this much audio (seconds) was queued: the learned stall."""
     first_frame_at: float | None = None
     """When its first frame left the pacer (None if it never started)."""
     ended_at: float | None = None
@@ -40,7 +42,9 @@ class SegmentStats:
     flushed: bool = False
     interrupted: bool = False
     needed_hold: float | None = None
-    """The hold that would have avoided every underrun, known once the segment is flushed."""
+    """The hold that would have avoided every underrun, known once the segment has ended."""
+    longest_stall: float | None = None
+    """The longest wait between two of its chunks, known once the segment has ended."""
 
     @property
     def first_frame_latency(self) -> float | None:

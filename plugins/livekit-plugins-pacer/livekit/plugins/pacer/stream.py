@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .hold import AdaptiveHold, needed_hold
+from .hold import AdaptiveHold, longest_stall, needed_hold
 from .segment import Pcm, Segment
 from .stats import SegmentStats, StreamStats
 from .ticker import QUANTUM_MS, Ticker, shared_ticker
@@ -91,10 +91,10 @@ class PacedStream:
         sink: receives segment starts, frames and segment ends.
         sample_rate: of both the pushed audio and the frames (a multiple of 100 Hz).
         frame_ms: frame length, a multiple of 10 ms (10 and 20 are usual).
-        prebuffer_ms: hold of the first segment; later ones learn theirs when adaptive.
+        prebuffer_ms: hold of the first segment; later ones learn when to start if adaptive.
         lead_ms: how far ahead of its deadline a frame may go out (multiple of 10 ms).
-        adaptive_hold: True (learn, capped at 250 ms), False (always ``prebuffer_ms``), or
-            a configured :class:`AdaptiveHold`.
+        adaptive_hold: True (learn, waiting at most 250 ms), False (always ``prebuffer_ms``),
+            or a configured :class:`AdaptiveHold`.
         max_buffer_ms: ``push`` waits while more than this is queued (backpressure).
         ticker: defaults to the running loop's shared ticker.
         on_stats: called with each segment's stats when it ends, cleared or not.
@@ -213,10 +213,12 @@ class PacedStream:
         self._queued += len(samples)
         if self._queued > seg.stats.queue_high_water_samples:
             seg.stats.queue_high_water_samples = self._queued
-        if seg is self._segments[0] and (
-            (not self._playing and not self._ticker.is_booked(self)) or self._awaiting_audio
-        ):
-            self._run(now)
+        if seg is self._segments[0]:
+            if self._playing:
+                if self._awaiting_audio:
+                    self._run(now)
+            elif seg.covered_at == now or not self._ticker.is_booked(self):
+                self._run(now)
         return seg.stats
 
     def flush(self) -> None:
@@ -298,15 +300,20 @@ class PacedStream:
             self._ticker.book(self, nxt)
 
     def _open_segment(self, now: float) -> Segment:
+        rule = self._hold.rule()
         stats = SegmentStats(
             index=self._next_index,
             sample_rate=self.sample_rate,
             frame_samples=self.frame_samples,
             first_audio_at=now,
-            hold=self._hold.current(),
+            hold=rule.hold,
+            cover=rule.cover,
         )
         self._next_index += 1
         seg = Segment(stats)
+        if rule.cover is not None:
+            seg.cover_samples = round(rule.cover * self.sample_rate)
+            seg.earliest = now + rule.min_hold
         self._segments.append(seg)
         self._open = seg
         self._idle.clear()
@@ -326,9 +333,7 @@ class PacedStream:
         while self._segments:
             seg = self._segments[0]
             if not self._playing:
-                start = seg.stats.first_audio_at + seg.stats.hold
-                if seg.flushed_at is not None:
-                    start = min(start, seg.flushed_at)
+                start = seg.start_time()
                 hold_slot = ticker.slot_at_or_after(start)
                 if ticker.slot_time(hold_slot) > now + _EPS:
                     return hold_slot
@@ -427,7 +432,8 @@ class PacedStream:
             frame_samples=self.frame_samples,
             sample_rate=self.sample_rate,
         )
-        self._hold.observe(stats.needed_hold)
+        stats.longest_stall = longest_stall(seg.arrivals)
+        self._hold.observe(needed=stats.needed_hold, stall=stats.longest_stall)
         self._segments.popleft()
         self._resume_slot = self._next_slot
         self._reset_playhead()
