@@ -13,7 +13,9 @@ time moved from ``first + (n-1)·20 ms`` (the schedule itself) and how far the l
 from where a perfect clock would have put it. The machine is shared, so every figure that
 matters is a ratio against ``bare`` from the same invocation.
 
-    python bench/pacer_cadence.py --streams 1 100 500 --seconds 60
+    python bench/pacer_cadence.py --streams 1 100 500 --seconds 60 --repeat 2
+
+Each pacer row's ratios are against the bare row just before it.
 """
 
 from __future__ import annotations
@@ -238,7 +240,9 @@ async def main(args: argparse.Namespace) -> None:
     print("|" + " --- |" * 14)
     for n in args.streams:
         ref: Result | None = None
-        for mode in args.modes:
+        for mode in [m for _ in range(args.repeat) for m in args.modes if m != "naive"] + [
+            m for m in args.modes if m == "naive"
+        ]:
             result = await RUNNERS[mode](n, args.seconds)
             if mode == "bare":
                 ref = result
@@ -251,4 +255,7 @@ if __name__ == "__main__":
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 100, 500])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--modes", nargs="+", default=["bare", "pacer", "naive"], choices=RUNNERS)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="alternate bare and pacer this many times (noise)"
+    )
     asyncio.run(main(parser.parse_args()))
