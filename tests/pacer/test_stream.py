@@ -127,6 +127,19 @@ async def test_segment_ends_with_its_last_frame(
     assert seg.frames_out == 7 and seg.emitted_samples == 1010 and seg.padded_samples == 110
 
 
+async def test_a_whole_frame_segment_ends_with_its_last_frame_not_a_tick_later(
+    clock: VirtualClock, ticker: Ticker, sink: RecordingSink
+) -> None:
+    s = stream(sink, ticker)
+    await s.push(ramp(5 * F))
+    clock.advance(0.07)  # frames at .06 and .08 are steady-state ones
+    s.flush()
+    clock.advance(1.0)
+    assert len(sink.frames) == 5
+    assert sink.events[-1] == ("end", sink.frames[-1].at, 0)
+    assert sink.frames[-1].at == pytest.approx(T0 + 0.14)
+
+
 async def test_flush_after_the_queue_ran_dry_ends_at_once(
     clock: VirtualClock, ticker: Ticker, sink: RecordingSink
 ) -> None:

@@ -328,12 +328,17 @@ class PacedStream:
         """Send whatever is due at ``now``; return the slot to wake at next (None: nothing to
         do until the producer acts). The ticker calls this; so do push, flush and resume.
 
-        The steady state — playing, a whole frame queued, exactly one frame due, on time — is
-        served inline: it is what runs for every stream every frame, and the general path below
-        costs about twice as much per frame.
+        The steady state — playing, a whole frame queued that is not the segment's last,
+        exactly one frame due, on time — is served inline: it is what runs for every stream
+        every frame, and the general path below costs about twice as much per frame.
         """
         seg = self._segments[0] if self._playing and not self._paused else None
-        if seg is not None and seg.queued >= self.frame_samples and not self._blocked:
+        if (
+            seg is not None
+            and (seg.queued > self.frame_samples or seg.flushed_at is None)
+            and seg.queued >= self.frame_samples
+            and not self._blocked
+        ):
             slot = self._next_slot
             deadline = self._origin + slot * self._quantum
             lateness = now - deadline
@@ -342,7 +347,7 @@ class PacedStream:
             stats = seg.stats
             if (
                 deadline <= horizon < self._origin + nxt * self._quantum
-                and lateness < self._frame_s
+                and lateness < self._frame_s - _EPS
                 and stats.frames_out
             ):
                 if lateness > stats.max_lateness:
@@ -359,6 +364,7 @@ class PacedStream:
         return self._service(now)
 
     def _service(self, now: float) -> int | None:
+        """The general path: holds, starts, ends, underruns, lead refills and catch-up."""
         if self._paused or self._closed:
             return None
         ticker = self._ticker
@@ -385,7 +391,7 @@ class PacedStream:
 
     def _emit_due(self, seg: Segment, now: float) -> int | None:
         """Send the head segment's due frames. Returns the wake slot, or None when the segment
-        has been sent completely. This runs once per frame per stream: kept lean on purpose."""
+        has been sent completely."""
         stats = seg.stats
         frame_samples = self.frame_samples
         origin, quantum = self._origin, self._quantum
