@@ -23,6 +23,12 @@ T0 = 1000.0
 F = 160  # 20 ms at 8 kHz
 
 
+def to_grid(clock: VirtualClock, ticker: Ticker) -> float:
+    """Move to the next grid slot, so starts and deadlines below fall on round numbers."""
+    clock.advance_to(ticker.slot_time(ticker.slot_at_or_after(clock.now())))
+    return clock.now()
+
+
 def stream(
     sink: RecordingSink, ticker: Ticker, **kw: object
 ) -> PacedStream:  # keeps each test's knobs visible
@@ -404,8 +410,7 @@ async def test_cover_starts_once_the_queued_audio_covers_the_learned_stall(
     clock.advance(1.0)
 
     # reply 3 opens short: it waits until 195 ms are queued (at +120 ms here) ...
-    clock.advance_to(ticker.slot_time(ticker.slot_at_or_after(clock.now())))
-    t = clock.now()
+    t = to_grid(clock, ticker)
     await s.push(ramp(800))
     clock.advance(0.12)
     await s.push(ramp(800))
@@ -417,8 +422,7 @@ async def test_cover_starts_once_the_queued_audio_covers_the_learned_stall(
     clock.advance(1.0)
 
     # ... and reply 4 never covers it: it starts when max_hold (250 ms) is up
-    clock.advance_to(ticker.slot_time(ticker.slot_at_or_after(clock.now())))
-    t = clock.now()
+    t = to_grid(clock, ticker)
     await s.push(ramp(400))
     clock.advance(0.3)
     fourth = s.current_segment
