@@ -233,7 +233,8 @@ def row(r: Result, ref: Result | None) -> str:
     return (
         f"| {r.mode} | {r.streams} | {r.seconds:.0f} s | {r.frames} | {r.p50_ms:.2f} | "
         f"{r.p99_ms:.2f} | {r.max_ms:.1f} | {r.schedule_drift_ms:.1f} | {r.end_drift_ms:.1f} | "
-        f"{r.cpu_ms_per_stream_s:.3f} | {r.late_ticks} | {r.underruns}{ratio} |"
+        f"{r.cpu_ms_per_stream_s:.3f} | {r.late_ticks} | {r.underruns}{ratio} | "
+        f"{os.getloadavg()[0]:.1f} |"
     )
 
 
@@ -242,9 +243,10 @@ async def main(args: argparse.Namespace) -> None:
     print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}   load before: {os.getloadavg()}")
     print(
         "| mode | N | length | frames | p50 ms | p99 ms | max ms | schedule drift ms | "
-        "end drift ms | CPU ms per stream·s | late ticks | underruns | p99 vs bare | CPU vs bare |"
+        "end drift ms | CPU ms per stream·s | late ticks | underruns | p99 vs bare | CPU vs bare "
+        "| machine load (1 min) |"
     )
-    print("|" + " --- |" * 14)
+    print("|" + " --- |" * 15)
     for n in args.streams:
         ref: Result | None = None
         for mode in [m for _ in range(args.repeat) for m in args.modes if m != "naive"] + [
