@@ -196,6 +196,14 @@ def summarize(result: ModeResult, native: ModeResult) -> str:
     )
 
 
+def per_turn(result: ModeResult, native: ModeResult) -> str:
+    cells = [
+        f"{i + 1}: {n.silence_ms:.0f}→{t.silence_ms:.0f} ms, waited {t.wait_ms or 0.0:.0f}"
+        for i, (t, n) in enumerate(zip(result.turns, native.turns, strict=True))
+    ]
+    return f"  {result.mode} per turn (native→paced silence): " + "; ".join(cells)
+
+
 async def main(args: argparse.Namespace) -> None:
     print(
         f"machine: {platform.node()} · {os.cpu_count()} cores · Python "
@@ -220,6 +228,8 @@ async def main(args: argparse.Namespace) -> None:
                 continue
             paced = await run_paced(seeds, stall, lead_ms=lead, hold=hold, name=name)
             print(summarize(paced, native), flush=True)
+            if args.per_turn:
+                print(per_turn(paced, native))
     print(f"load after: {os.getloadavg()}")
 
 
@@ -229,4 +239,5 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--turns", type=int, default=12)
     parser.add_argument("--modes", nargs="*", help="paced modes to run (default: all)")
+    parser.add_argument("--per-turn", action="store_true", help="print each turn's silence")
     asyncio.run(main(parser.parse_args()))
