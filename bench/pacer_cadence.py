@@ -49,9 +49,8 @@ def media_message(pcm: np.ndarray, sid: str) -> str:
 
 def speech(seconds: float) -> np.ndarray:
     t = np.arange(int(seconds * RATE)) / RATE
-    return (6000 * np.sin(2 * np.pi * 220 * t) + 2000 * np.sin(2 * np.pi * 1330 * t)).astype(
-        np.int16
-    )
+    tone = 6000 * np.sin(2 * np.pi * 220 * t) + 2000 * np.sin(2 * np.pi * 1330 * t)
+    return np.asarray(tone, dtype=np.int16)
 
 
 @dataclass

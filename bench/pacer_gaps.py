@@ -32,6 +32,7 @@ import platform
 import random
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,7 +120,11 @@ def measure(frames: list[tuple[float, np.ndarray]], audio: np.ndarray, t_first: 
     )
 
 
-async def produce(chunks: list[tuple[int, float]], audio: np.ndarray, deliver: object) -> float:
+async def produce(
+    chunks: list[tuple[int, float]],
+    audio: np.ndarray,
+    deliver: Callable[[np.ndarray], Awaitable[None]],
+) -> float:
     loop = asyncio.get_running_loop()
     at, due = 0, loop.time()
     t_first = 0.0
@@ -128,7 +133,7 @@ async def produce(chunks: list[tuple[int, float]], audio: np.ndarray, deliver: o
         await asyncio.sleep(max(0.0, due - loop.time()))
         if at == 0:
             t_first = time.monotonic()
-        await deliver(audio[at : at + n])  # type: ignore[operator]
+        await deliver(audio[at : at + n])
         at += n
     return t_first
 
