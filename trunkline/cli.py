@@ -29,7 +29,24 @@ class Command:
     summary: str
 
 
-COMMANDS: dict[str, Command] = {}
+COMMANDS: dict[str, Command] = {
+    "serve": Command(
+        "sip.sidecar.serve", "run the Twilio sidecar (webhook + media streams) and its agent"
+    ),
+    "sim": Command("agent.sim.cli", "serve the local OpenAI-Realtime-compatible model simulator"),
+    "call": Command("sip.caller.cli", "place a simulated Twilio call against a running sidecar"),
+    "provision": Command(
+        "sip.provision.cli",
+        "set up the sip path: LiveKit inbound trunk, dispatch rule, Twilio trunk",
+    ),
+    "token": Command("sip.browser_token", "print a browser join token that dispatches the agent"),
+    "lab": Command(
+        "trunkline.lab_command", "measure audio quality per caller path: table, report, plots"
+    ),
+    "report": Command(
+        "trunkline.report_command", "per-path latency report from turn logs (JSON lines)"
+    ),
+}
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 

@@ -1,14 +1,180 @@
-"""``make demo``: the pacer on a bursty reply (until the sidecar can place a simulated call)."""
+"""``make demo``: one simulated phone call through the real sidecar and model protocol.
+
+It starts ``trunkline serve`` as its own process on the embedded default (agent in-process,
+the local OpenAI-Realtime simulator as the model, no accounts), places a call with the
+simulated Twilio caller using the bundled speech — greeting, a turn, a turn the caller
+interrupts (barge-in), a keypad press, and the agent ending the call — then prints where the
+time went per turn and what the caller heard, writes WAV + JSON + PNG + the turn log, and stops
+the server it started.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
-from trunkline import pacer_demo
+import aiohttp
+from rich.console import Console
+from rich.table import Table
+
+from lab.plots import call_timeline
+from lab.turnlog import TurnLogWriter, TurnRecord, merge_turns, read_turnlogs
+from sip.caller.analysis import audio_figures, turn_records
+from sip.caller.audio import write_wav
+from sip.caller.call import CallerOptions
+from sip.caller.cli import default_speech
+from sip.caller.report import turn_table
+from sip.caller.results import CallResult
+from sip.caller.runner import load_speech, place_call
+
+OUT = Path("out/demo")
+#: What makes the sidecar leave the embedded default; the demo always runs on it.
+MODE_VARIABLES = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "LIVEKIT_URL",
+    "TWILIO_AUTH_TOKEN",
+    "TRUNKLINE_SIM_URL",
+)
 
 
-def main() -> int:
-    return pacer_demo.main()
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def sidecar(port: int, turn_log: Path, log_file: Path, extra: Sequence[str]) -> Iterator[str]:
+    """``trunkline serve`` in a child process on the embedded default; stopped on exit."""
+    env = {k: v for k, v in os.environ.items() if k not in MODE_VARIABLES}
+    with tempfile.NamedTemporaryFile("w", suffix=".env") as empty_env, log_file.open("w") as log:
+        cmd = [
+            sys.executable, "-m", "trunkline.cli", "serve", "--port", str(port),
+            "--env-file", empty_env.name, "--turn-log", str(turn_log), *extra,
+        ]  # fmt: skip
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def wait_ready(url: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"{url}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.25)
+    raise TimeoutError(f"the sidecar at {url} did not become ready in {timeout_s:.0f} s")
+
+
+async def call(url: str, turns: int) -> CallResult:
+    await wait_ready(url)
+    options = CallerOptions(
+        url=url,
+        speech=load_speech(default_speech()),
+        turns=turns,
+        barge_in_turns=frozenset({2}),
+        dtmf="1",
+    )
+    return await place_call(options)
+
+
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1000:,.0f}"
+
+
+def waterfall_table(records: Sequence[TurnRecord]) -> Table:
+    table = Table(title="Where the time went, per turn (ms; twilio-ws path)")
+    for col in ("turn", "latency", "turn detection", "model", "pacing", "transport",
+                "pacer hold", "underruns"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for r in sorted(records, key=lambda r: r.turn):
+        stages = r.stage_durations()
+        hold = r.pacer.get("hold_ms")
+        table.add_row(
+            "greeting" if r.turn == 0 else str(r.turn),
+            _ms(r.response_latency()),
+            _ms(stages["turn_detection"]),
+            _ms(stages["model"]),
+            _ms(stages["pacing"]),
+            _ms(stages["transport"]),
+            "—" if hold is None else f"{hold}",
+            str(r.underruns()),
+        )
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="trunkline demo", description=__doc__)
+    parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default {OUT})")
+    parser.add_argument("--turns", type=int, default=3, help="caller turns (default 3)")
+    args, serve_args = parser.parse_known_args(argv)
+    out: Path = args.out
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    console = Console()
+    turn_log = out / "turns.jsonl"
+    console.print(
+        "[bold]trunkline demo[/]: starting the sidecar (local mode, simulated model), "
+        "then calling it like Twilio would…"
+    )
+    with sidecar(free_port(), turn_log, out / "sidecar.log", serve_args) as url:
+        result = asyncio.run(call(url, args.turns))
+    result.audio = audio_figures(result)
+    with TurnLogWriter(turn_log) as writer:
+        for record in turn_records(result):
+            writer.write(record)
+    log = read_turnlogs([turn_log])
+    merged = merge_turns(log.records)
+    for problem in [*log.problems, *merged.problems]:
+        console.print(f"[yellow]turn log: {problem}[/]")
+
+    console.print(turn_table(result))
+    console.print(waterfall_table(merged.records))
+    figures = ", ".join(f"{k} {v}" for k, v in result.audio.items())
+    console.print(f"what the caller heard: {figures}")
+    write_wav(out / "heard.wav", result.heard, 8000)
+    (out / "call.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    start = result.started_at
+    call_timeline(
+        result.heard,
+        8000,
+        out / "heard.png",
+        speech_ends=[t.speech_end - start for t in result.turns if t.speech_end],
+        first_audio=[
+            t.first_audio_received - start for t in result.turns if t.first_audio_received
+        ],
+        title=f"What the caller heard ({result.call_sid}, hung up by {result.hung_up_by})",
+    )
+    console.print(
+        f"wrote {out}/heard.wav, heard.png, call.json, turns.jsonl, sidecar.log — "
+        f"aggregate with: trunkline report {turn_log}"
+    )
+    answered = bool(result.turns) and all(t.latency_ms is not None for t in result.turns)
+    if not answered:
+        console.print("[red]some turns got no answer; see sidecar.log[/]")
+    return 0 if answered else 1
 
 
 if __name__ == "__main__":

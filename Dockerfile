@@ -1,0 +1,65 @@
+# syntax=docker/dockerfile:1
+# trunkline images.
+#
+#   docker build .                    the LiveKit agent worker (also what `lk agent deploy` builds)
+#   docker build --target sidecar .   the Twilio Media Streams sidecar (`trunkline serve`)
+#
+# The sidecar is its own image because Twilio must reach it over public HTTPS/WSS, and an agent
+# deployed to LiveKit Cloud has no public ingress; run it anywhere that has (it reaches LiveKit
+# as a client). Configuration comes from the environment at run time; .env files are never
+# copied in (see .dockerignore).
+
+ARG PYTHON_VERSION=3.11
+
+# -- build: the locked dependencies and the project, into one virtualenv ----------------------
+FROM python:${PYTHON_VERSION}-slim-bookworm AS build
+
+# pesq is published only as source, so a C compiler is needed; it stays in this stage.
+# Versions come from the pinned base image's Debian release.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /app
+
+# Dependencies first, from the hashed lock alone, so code edits do not re-install them.
+# --require-hashes: a package whose bytes differ from the lock fails the build.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
+
+# Then the project and the pacer plugin, without dependencies (all are in the lock above).
+COPY . .
+RUN pip install --no-cache-dir --no-deps ./plugins/livekit-plugins-pacer .
+
+# -- runtime: no compiler, a non-root user ---------------------------------------------------
+FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
+
+ENV PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH
+ARG UID=10001
+RUN adduser --disabled-password --gecos "" --home /home/appuser --shell /sbin/nologin \
+    --uid "${UID}" appuser
+COPY --from=build /opt/venv /opt/venv
+# agent.py imports the agent/ package beside it, so the source tree comes along.
+COPY --from=build /app /app
+WORKDIR /app
+USER ${UID}
+
+# -- sidecar: `docker build --target sidecar .` ----------------------------------------------
+FROM runtime AS sidecar
+EXPOSE 8080
+CMD ["trunkline", "serve", "--host", "0.0.0.0", "--port", "8080"]
+
+# -- agent (default, last): the LiveKit worker ------------------------------------------------
+FROM runtime AS agent
+# Plugins fetch their model files now, into the user's cache, not on a first call. (The ones
+# the worker loads today, openai and pacer, need none; the simulator's Silero model ships in
+# its wheel. Kept so a plugin that does, e.g. a turn detector, needs no change here.)
+RUN python agent.py download-files
+# The worker's health check (agents' default HTTP port).
+EXPOSE 8081
+CMD ["python", "agent.py", "start"]

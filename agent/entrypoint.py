@@ -1,0 +1,178 @@
+"""The room job: one caller, one agent session, every caller path.
+
+LiveKit dispatches the agent into a room by name; the job joins, waits for its caller (the first
+participant that is not an agent), tells the path from the participant, and runs the same agent
+session that local mode runs, with RoomIO as its transport. Three things are added around RoomIO
+for the reasons the design gives: the pacer in front of its output (bursty model audio into a
+clocked track), per-turn metrics labelled with the path, and — for the Twilio bridge only — a
+``trunkline.clear`` RPC when a reply is cut off, because the bridge's buffers are beyond RoomIO's
+reach.
+
+The job subscribes to its caller's audio only: in a room with other participants (a supervisor,
+a second agent) the model must hear the caller and nobody else.
+
+A call ends when the caller leaves, when the session closes, or when the agent hangs up; each
+ends the job, and the job's shutdown closes the model and the pacer, so nothing outlives it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from livekit import rtc
+from livekit.agents import AgentSession, AutoSubscribe, JobContext, room_io
+from livekit.agents.llm import RealtimeModel
+from livekit.agents.voice.events import CloseEvent
+from livekit.plugins.pacer import PacedAudioOutput
+
+from agent.agent import TrunklineAgent
+from agent.caller_path import call_id, caller_path
+from agent.clear_signal import ClearSignalOutput
+from agent.model import ModelFactory, ModelSettings
+from agent.room_actions import RoomCallActions
+from agent.session import new_session
+from agent.turn_metrics import TurnMetrics
+from lab.turnlog import TurnLogWriter
+from trunkline.config import ConfigError, text
+
+logger = logging.getLogger(__name__)
+
+#: what a keypad (Twilio ``dtmf``, SIP INFO / RFC 4733) can send
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    model: ModelSettings
+    turn_log: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> JobSettings:
+        """The model (``agent.model``) and ``TRUNKLINE_TURN_LOG``; raises :class:`ConfigError`.
+
+        A job never starts a simulator of its own: the worker process runs one for all its jobs
+        and names it in ``TRUNKLINE_SIM_URL`` (see ``agent.worker``).
+        """
+        problems: list[str] = []
+        model = ModelSettings.from_env(env, problems)
+        if model is not None and model.api_key is None and model.sim_url is None:
+            problems.append(
+                "neither OPENAI_API_KEY nor TRUNKLINE_SIM_URL is set: no model can answer "
+                "(`python agent.py` starts a simulator for its jobs when OPENAI_API_KEY is unset)"
+            )
+        if problems or model is None:
+            raise ConfigError(problems)
+        return cls(model=model, turn_log=text(env, "TRUNKLINE_TURN_LOG"))
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    settings = JobSettings.from_env(os.environ)
+    await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
+    caller = await ctx.wait_for_participant()
+    call = RoomCall(ctx, caller, settings)
+    ctx.add_shutdown_callback(call.aclose)
+    await call.start()
+
+
+class RoomCall:
+    """One caller's call: its session, model, paced output, metrics and call actions."""
+
+    def __init__(
+        self, ctx: JobContext, caller: rtc.RemoteParticipant, settings: JobSettings
+    ) -> None:
+        self.ctx = ctx
+        self.caller = caller
+        self.path = caller_path(caller)
+        self.call_id = call_id(caller, self.path, ctx.room.name)
+        self.writer = TurnLogWriter(settings.turn_log) if settings.turn_log else None
+        self.metrics = TurnMetrics(
+            self.call_id, self.path, writer=self.writer, playback_is_at_caller=False
+        )
+        self.actions = RoomCallActions(ctx, caller, self.path, self.call_id)
+        self.agent = TrunklineAgent(self.actions)
+        self.models = ModelFactory(settings.model)
+        self.model: RealtimeModel | None = None
+        self.session: AgentSession[None] | None = None
+        self.pacer: PacedAudioOutput | None = None
+
+    async def start(self) -> None:
+        logger.info(
+            "call %s: caller %s joined room %s by the %s path",
+            self.call_id,
+            self.caller.identity,
+            self.ctx.room.name,
+            self.path,
+        )
+        room = self.ctx.room
+        room.on("track_published", self._on_track_published)
+        room.on("participant_disconnected", self._on_participant_disconnected)
+        room.on("sip_dtmf_received", self._on_dtmf)
+        for publication in self.caller.track_publications.values():
+            self._subscribe(publication)
+
+        await self.models.start()
+        self.model = self.models.create()
+        session = self.session = new_session(self.model)
+        session.on("close", self._on_close)
+        await session.start(
+            self.agent,
+            room=room,
+            room_options=room_io.RoomOptions(participant_identity=self.caller.identity),
+            record=False,
+        )
+        # RoomIO's output exists only now; a text-only console session has none to pace
+        if (inner := session.output.audio) is not None:
+            self.pacer = PacedAudioOutput(inner, on_segment=self.metrics.on_segment)
+            output = (
+                ClearSignalOutput(self.pacer, self.actions.send_clear)
+                if self.path == "twilio-ws"
+                else self.pacer
+            )
+            session.output.audio = output
+            self.metrics.attach(session, output)
+
+    def _subscribe(self, publication: rtc.RemoteTrackPublication) -> None:
+        if publication.kind == rtc.TrackKind.KIND_AUDIO:
+            publication.set_subscribed(True)
+
+    def _on_track_published(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        if participant.identity == self.caller.identity:
+            self._subscribe(publication)
+
+    def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.identity == self.caller.identity:
+            self.ctx.shutdown("the caller left")
+
+    def _on_dtmf(self, ev: rtc.SipDTMF) -> None:
+        if ev.participant is None or ev.participant.identity != self.caller.identity:
+            return
+        if ev.digit not in DTMF_DIGITS:
+            logger.warning("call %s: ignoring DTMF %r (code %d)", self.call_id, ev.digit, ev.code)
+            return
+        self.agent.on_dtmf(ev.digit)
+
+    def _on_close(self, ev: CloseEvent) -> None:
+        # the session no longer takes replies: keypad input from now on has nowhere to go
+        self.ctx.room.off("sip_dtmf_received", self._on_dtmf)
+        self.ctx.shutdown(f"the agent session closed ({ev.reason.value})")
+
+    async def aclose(self) -> None:
+        room = self.ctx.room
+        room.off("track_published", self._on_track_published)
+        room.off("participant_disconnected", self._on_participant_disconnected)
+        room.off("sip_dtmf_received", self._on_dtmf)
+        self.metrics.close()
+        await self.actions.aclose()
+        if self.pacer is not None:
+            await self.pacer.aclose()
+        if self.model is not None:
+            await self.model.aclose()
+        await self.models.aclose()
+        if self.writer is not None:
+            self.writer.close()
+        logger.info("call %s: closed", self.call_id)

@@ -1,0 +1,255 @@
+"""Concurrent simulated Twilio calls against one sidecar process pinned to one core.
+
+Layout on this 2-core machine: the sidecar (``trunkline serve``, local mode, agent in-process)
+alone on core 0; the simulator (``trunkline sim``, its own process, fixed think time, steady
+chunks) and this process's simulated callers on core 1. For each N the sidecar is started
+fresh, warmed with one call, and then N calls (2 caller turns each) run at once, their starts
+spread over two seconds like real arrivals. Measured:
+
+- caller-side gaps: the caller's Twilio-like playout running dry mid-reply, and silence the
+  pacer inserted (turn-log underruns) — either is audible;
+- outbound cadence as the callers receive it: p99 of media inter-arrival within replies;
+- sidecar CPU (psutil, user+system) per call-second, as a percentage of one core, and RSS
+  growth per concurrent call (peak during the run minus the warmed baseline, over N);
+- transport overhead = caller-measured response latency − server-VAD silence (500 ms) −
+  think time: what the sidecar, the pacer and the wire add on top of the model; and the
+  latency waterfall's medians from the merged caller + agent turn logs (turn detection, model,
+  pacing, transport), the same split ``make demo`` prints;
+- the reference is N = 1 in the same run: every figure at N is read against it.
+
+Usage: ``python bench/sidecar_calls.py [--calls 1 10 30 60 100] [--think-ms 800] [--out DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import psutil
+
+from lab.turnlog import merge_turns, read_turnlogs
+from sip.caller.analysis import turn_records
+from sip.caller.call import CallerOptions, SimulatedCaller
+from sip.caller.cli import default_speech
+from sip.caller.results import CallResult
+from sip.caller.runner import load_speech
+
+VAD_SILENCE_MS = 500
+SIDECAR_CORE = 0
+OTHER_CORE = 1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def process(cmd: list[str], core: int, env: dict[str, str], log: Path) -> Iterator[psutil.Popen]:
+    with log.open("w") as out:
+        proc = psutil.Popen(["taskset", "-c", str(core), *cmd], env=env, stdout=out,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except psutil.TimeoutExpired:
+                proc.kill()
+
+
+async def wait_http(url: str, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(url) as resp:
+                    if resp.status < 500:
+                        return
+            await asyncio.sleep(0.2)
+    raise TimeoutError(url)
+
+
+@dataclass
+class Row:
+    calls: int
+    completed: int
+    turns: int
+    playout_gaps: int
+    pacer_underruns: int
+    pacer_underrun_ms: float
+    cadence_p99_ms: float
+    cadence_p99_worst_ms: float
+    cpu_pct_core_per_call: float
+    sidecar_cpu_pct_of_core: float
+    rss_mb_per_call: float
+    overhead_median_ms: float
+    overhead_p90_ms: float
+    latency_median_ms: float
+    turn_detection_median_ms: float
+    model_median_ms: float
+    pacing_median_ms: float
+    transport_median_ms: float
+
+
+class Sampler:
+    """Peak RSS and CPU time of the sidecar while calls run."""
+
+    def __init__(self, proc: psutil.Process) -> None:
+        self.proc = proc
+        self.peak_rss = proc.memory_info().rss
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(psutil.Error):
+                self.peak_rss = max(self.peak_rss, self.proc.memory_info().rss)
+            await asyncio.sleep(0.25)
+
+    def __enter__(self) -> Sampler:
+        times = self.proc.cpu_times()
+        self.cpu0, self.t0 = times.user + times.system, time.monotonic()
+        self._task = asyncio.ensure_future(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        times = self.proc.cpu_times()
+        self.cpu = times.user + times.system - self.cpu0
+        self.wall = time.monotonic() - self.t0
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def one_call(url: str, speech: list[list[bytes]], delay: float, seed: int) -> CallResult:
+    await asyncio.sleep(delay)
+    options = CallerOptions(url=url, speech=speech, turns=2, seed=seed, linger_s=0.5)
+    async with aiohttp.ClientSession() as http:
+        return await SimulatedCaller(options, http).run()
+
+
+async def run_level(n: int, args: argparse.Namespace, sim_url: str, out: Path) -> Row:
+    port = free_port()
+    turn_log = out / f"turns-{n}.jsonl"
+    turn_log.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "LIVEKIT_URL")}
+    env |= {"TRUNKLINE_SIM_URL": sim_url, "TRUNKLINE_MAX_CALLS": "1000"}
+    speech = load_speech(default_speech())
+    with tempfile.NamedTemporaryFile("w", suffix=".env") as empty:
+        cmd = [
+            sys.executable, "-m", "trunkline.cli", "--log-level", "warning", "serve",
+            "--port", str(port), "--env-file", empty.name, "--turn-log", str(turn_log),
+        ]  # fmt: skip
+        with process(cmd, SIDECAR_CORE, env, out / f"sidecar-{n}.log") as proc:
+            url = f"http://127.0.0.1:{port}"
+            await wait_http(f"{url}/healthz")
+            await one_call(url, speech, 0, seed=999)  # warm-up: imports, first session
+            await asyncio.sleep(1)
+            baseline = proc.memory_info().rss
+            with Sampler(proc) as sampler:
+                results = await asyncio.gather(
+                    *(one_call(url, speech, 2.0 * i / n, seed=i) for i in range(n)),
+                    return_exceptions=True,
+                )
+    calls = [r for r in results if isinstance(r, CallResult)]
+    for r in results:
+        if not isinstance(r, CallResult):
+            print(f"  call failed: {r!r}", file=sys.stderr)
+    turns = [t for c in calls for t in c.turns]
+    think = args.think_ms
+    overhead = [t.latency_ms - VAD_SILENCE_MS - think for t in turns if t.latency_ms]
+    latency = [t.latency_ms for t in turns if t.latency_ms]
+    p99s = [c.cadence.interval_p99_ms for c in calls if c.cadence.interval_p99_ms is not None]
+    measured = {c.call_sid for c in calls}  # not the warm-up call
+    agent_lines = [r for r in read_turnlogs([turn_log]).records if r.call_id in measured]
+    merged = merge_turns(agent_lines + [r for c in calls for r in turn_records(c)]).records
+    stages = {
+        name: [d for r in merged if (d := r.stage_durations()[name]) is not None]
+        for name in ("turn_detection", "model", "pacing", "transport")
+    }
+    underruns = sum(r.underruns() for r in agent_lines)
+    underrun_ms = sum(float(r.pacer.get("underrun_ms", 0) or 0) for r in agent_lines)  # type: ignore[arg-type]
+    call_seconds = sum(c.duration_s for c in calls) or 1.0
+    return Row(
+        calls=n,
+        completed=len(calls),
+        turns=len(turns),
+        playout_gaps=sum(t.gaps for c in calls for t in c.turns),
+        pacer_underruns=underruns,
+        pacer_underrun_ms=round(underrun_ms, 1),
+        cadence_p99_ms=round(statistics.median(p99s), 1) if p99s else float("nan"),
+        cadence_p99_worst_ms=round(max(p99s), 1) if p99s else float("nan"),
+        cpu_pct_core_per_call=round(100 * sampler.cpu / call_seconds, 2),
+        sidecar_cpu_pct_of_core=round(100 * sampler.cpu / sampler.wall, 1),
+        rss_mb_per_call=round((sampler.peak_rss - baseline) / n / 2**20, 2),
+        overhead_median_ms=round(float(np.median(overhead)), 1) if overhead else float("nan"),
+        overhead_p90_ms=round(float(np.percentile(overhead, 90)), 1) if overhead else float("nan"),
+        latency_median_ms=round(float(np.median(latency)), 1) if latency else float("nan"),
+        turn_detection_median_ms=_median_ms(stages["turn_detection"]),
+        model_median_ms=_median_ms(stages["model"]),
+        pacing_median_ms=_median_ms(stages["pacing"]),
+        transport_median_ms=_median_ms(stages["transport"]),
+    )
+
+
+def _median_ms(seconds: list[float]) -> float:
+    return round(1000 * float(np.median(seconds)), 1) if seconds else float("nan")
+
+
+async def main_async(args: argparse.Namespace) -> list[Row]:
+    out: Path = args.out
+    os.sched_setaffinity(0, {OTHER_CORE})
+    sim_port = free_port()
+    sim_cmd = [sys.executable, "-m", "trunkline.cli", "--log-level", "warning", "sim",
+               "--port", str(sim_port), "--think-ms", str(args.think_ms), "--chunking", "steady",
+               "--seed", "1"]  # fmt: skip
+    rows = []
+    with process(sim_cmd, OTHER_CORE, dict(os.environ), out / "sim.log"):
+        await wait_http(f"http://127.0.0.1:{sim_port}/")
+        for n in args.calls:
+            print(f"N={n} …", file=sys.stderr)
+            row = await run_level(n, args, f"http://127.0.0.1:{sim_port}/v1", out)
+            print(json.dumps(asdict(row)), file=sys.stderr)
+            rows.append(row)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, nargs="+", default=[1, 10, 30, 60, 100])
+    parser.add_argument("--think-ms", type=int, default=800)
+    parser.add_argument("--out", type=Path, default=Path("out/bench/sidecar"))
+    args = parser.parse_args()
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = asyncio.run(main_async(args))
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; started {started}; load {os.getloadavg()}"
+    )
+    cols = list(asdict(rows[0]))
+    print("| " + " | ".join(cols) + " |")
+    print("|" + " --- |" * len(cols))
+    for row in rows:
+        print("| " + " | ".join(str(v) for v in asdict(row).values()) + " |")
+    (args.out / "results.json").write_text(json.dumps([asdict(r) for r in rows], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""What a live caller heard, judged against the clean reply the model sent.
+
+Every path runner hands over the agent's replies as its receiver heard them (one
+:class:`HeardTurn` each); :func:`heard_figures` turns a path's turns into the figures the
+tables show. The clean reply is known exactly (:mod:`lab.live_plan`), so each figure is read
+against what the same audio gives through the same codecs with no transport at all: gaps are
+silences the clean reply did not have there, and the click rate is compared with the clean
+reply's own.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from lab.bandwidth import fft_bin_bandwidth, welch_bandwidth
+from lab.chains import ChainOutput
+from lab.clicks import click_times
+from lab.gaps import find_gaps
+from lab.pcm import Int16Array
+
+
+@dataclass(frozen=True)
+class HeardTurn:
+    """One reply as the receiver heard it; turn 0 is the greeting."""
+
+    call_id: str
+    turn: int
+    rate: int
+    #: From the first to the last sample of the reply the receiver played (silence trimmed).
+    audio: Int16Array
+    #: Times the receiver's own playout ran dry mid-reply and then resumed (a jitter-buffer
+    #: underrun; the silence a pacer inserts is not one — it arrives as audio).
+    receiver_gaps: int = 0
+    #: Each message of agent audio as it arrived: (epoch seconds, seconds of audio in it).
+    arrivals: tuple[tuple[float, float], ...] = ()
+    #: The caller talked over this reply: until the sender's clear, until the last audio heard.
+    barge_in_clear_ms: float | None = None
+    barge_in_cutoff_ms: float | None = None
+
+
+def trim_silence(pcm: Int16Array) -> Int16Array:
+    """Without leading and trailing digital silence (what a receiver plays between replies)."""
+    sound = np.flatnonzero(pcm)
+    return pcm[sound[0] : sound[-1] + 1] if len(sound) else pcm[:0]
+
+
+@dataclass(frozen=True)
+class HeardFigures:
+    turns: int
+    heard_s: float
+    bandwidth_welch_hz: float | None
+    bandwidth_fft_bin_hz: float | None
+    #: Digital-silence gaps ≥ 10 ms inside a reply that the clean reply did not have there.
+    gaps: int
+    gap_ms: float
+    receiver_gaps: int
+    clicks_per_min: float | None
+    #: The clean replies through the same codecs: the click rate the speech has by itself.
+    clean_clicks_per_min: float | None
+    barge_ins: int
+    barge_in_clear_ms: float | None
+    barge_in_cutoff_ms: float | None
+
+    @property
+    def clicks_ratio(self) -> float | None:
+        if self.clicks_per_min is None or not self.clean_clicks_per_min:
+            return None
+        return self.clicks_per_min / self.clean_clicks_per_min
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "clicks_ratio": self.clicks_ratio}
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def heard_figures(
+    turns: Sequence[HeardTurn], reference: Callable[[int], ChainOutput]
+) -> HeardFigures:
+    """Figures over every heard reply of one path.
+
+    ``reference(turn)`` is that turn's clean reply through the path's codec chain
+    (:func:`lab.chains.run_chain`) at the receiver's rate, so a pause the codec turns into
+    digital silence is a pause on both sides, and the click baseline includes what the codec
+    does by itself. The baseline is taken over the same replies, weighted by how often each was
+    heard.
+    """
+    heard = [t for t in turns if len(t.audio)]
+    gaps: list[float] = []
+    clicks = clean_clicks = 0
+    seconds = clean_seconds = 0.0
+    for t in heard:
+        ref = reference(t.turn)
+        if ref.rate != t.rate:
+            raise ValueError(f"heard {t.rate} Hz but the path's chain delivers {ref.rate} Hz")
+        gaps += [g.duration_s for g in find_gaps(t.audio, ref.pcm, t.rate)]
+        clicks += len(click_times(t.audio, t.rate))
+        seconds += len(t.audio) / t.rate
+        clean_clicks += len(click_times(ref.pcm, ref.rate))
+        clean_seconds += len(ref.pcm) / ref.rate
+    welch = fft_bin = None
+    if heard:
+        everything = np.concatenate([t.audio for t in heard])
+        try:
+            welch = welch_bandwidth(everything, heard[0].rate)
+            fft_bin = fft_bin_bandwidth(everything, heard[0].rate)
+        except ValueError:  # NoActiveAudio, or less than one 32 ms segment
+            pass
+    clear = [t.barge_in_clear_ms for t in turns if t.barge_in_clear_ms is not None]
+    cutoff = [t.barge_in_cutoff_ms for t in turns if t.barge_in_cutoff_ms is not None]
+    return HeardFigures(
+        turns=len(heard),
+        heard_s=seconds,
+        bandwidth_welch_hz=welch,
+        bandwidth_fft_bin_hz=fft_bin,
+        gaps=len(gaps),
+        gap_ms=1000.0 * sum(gaps),
+        receiver_gaps=sum(t.receiver_gaps for t in turns),
+        clicks_per_min=clicks * 60.0 / seconds if seconds else None,
+        clean_clicks_per_min=clean_clicks * 60.0 / clean_seconds if clean_seconds else None,
+        barge_ins=max(len(clear), len(cutoff)),
+        barge_in_clear_ms=_median(clear),
+        barge_in_cutoff_ms=_median(cutoff),
+    )

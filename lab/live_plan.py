@@ -1,0 +1,110 @@
+"""What every live call of a lab run says and hears, fixed so paths and pacer arms compare.
+
+The simulated model answers every caller turn with the same scripted line. The clean reply —
+the reference each heard reply is judged against (gaps, clicks) — is then known exactly: the
+simulator's own espeak-ng synthesis of that line, which is the audio it streams as deltas.
+Only the cutting into bursts and the think time are random, drawn from a seed: the n-th call
+to a freshly started simulator gets the same draws whichever path or pacer setting serves it,
+so two arms of an A/B hear the same model behaviour.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from agent.sim.options import DEFAULT_THINK
+from agent.sim.tts import synthesize
+from lab.chains import ChainOutput, run_chain
+from lab.paths import CallPath
+from lab.pcm import Int16Array
+from sip.caller.call import CallerOptions
+from sip.caller.cli import default_speech
+from sip.caller.runner import load_speech
+
+GREETING: Final = "Hello, this is the trunkline lab."
+#: About 4.8 s of speech: long enough for bursts and stalls to matter, short enough for a
+#: few minutes' run.
+REPLY: Final = "Thanks, I have that. Your order ships tomorrow morning, with tracking by text."
+
+
+@dataclass(frozen=True)
+class LivePlan:
+    calls: int = 3
+    turns: int = 3
+    #: The caller talks over the reply of its next-to-last turn (with two turns or more).
+    barge_in: bool = True
+    barge_after_ms: int = 1000
+    seed: int = 0
+    #: The simulator's think time spec and chunking (``trunkline serve --sim-…``).
+    think: str = DEFAULT_THINK
+    chunking: str = "bursty"
+    #: After the last reply the caller waits this long, then hangs up.
+    linger_s: float = 1.0
+    speech: tuple[Path, ...] = field(default_factory=lambda: tuple(default_speech()))
+
+    def __post_init__(self) -> None:
+        if self.calls < 1 or self.turns < 1:
+            raise ValueError("a live run needs at least one call of at least one turn")
+
+    @property
+    def barge_in_turns(self) -> frozenset[int]:
+        """The interrupted turn: the next-to-last, so the last reply still plays out."""
+        return frozenset({self.turns - 1}) if self.barge_in and self.turns > 1 else frozenset()
+
+    @property
+    def first_complete_turn(self) -> int:
+        """The first caller turn whose reply is not talked over (0, the greeting, if none)."""
+        return next((t for t in range(1, self.turns + 1) if t not in self.barge_in_turns), 0)
+
+    def script_json(self) -> str:
+        """The simulator script (``--sim-script``): a short greeting, then REPLY every turn."""
+        return json.dumps({"greeting": GREETING, "turns": [], "fallback": REPLY}, indent=2)
+
+    def serve_args(self, script: Path) -> list[str]:
+        return [
+            "--sim-script", str(script), "--sim-think-ms", self.think,
+            "--sim-chunking", self.chunking, "--seed", str(self.seed),
+        ]  # fmt: skip
+
+    def caller_options(self, url: str, call: int) -> CallerOptions:
+        """The ``call``-th caller (0-based): seeded line noise, the plan's turns and barge-in."""
+        return CallerOptions(
+            url=url,
+            speech=_speech_frames(self.speech),
+            turns=self.turns,
+            barge_in_turns=self.barge_in_turns,
+            barge_after_ms=self.barge_after_ms,
+            linger_s=self.linger_s,
+            seed=self.seed + call,
+        )
+
+
+@functools.cache
+def _speech_frames(paths: tuple[Path, ...]) -> list[list[bytes]]:
+    return load_speech(paths)
+
+
+@functools.cache
+def clean_speech(text: str) -> Int16Array:
+    """A scripted line exactly as the simulated model sends it: PCM16 at the model's 24 kHz."""
+    return synthesize(text).pcm
+
+
+def clean_audio(turn: int) -> Int16Array:
+    """What the model sent in ``turn``: the greeting first, the reply after every caller turn."""
+    return clean_speech(GREETING if turn == 0 else REPLY)
+
+
+@functools.cache
+def _through(path: CallPath, text: str) -> ChainOutput:
+    return run_chain(path, clean_speech(text))
+
+
+def path_reference(path: CallPath) -> Callable[[int], ChainOutput]:
+    """Each turn's clean audio through ``path``'s codecs: what a flawless transport delivers."""
+    return lambda turn: _through(path, GREETING if turn == 0 else REPLY)

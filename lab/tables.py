@@ -1,0 +1,167 @@
+"""Results as tables: the same cells rendered for the terminal (rich) and for REPORT.md.
+
+Each result type is turned into headers and formatted cells once, so the terminal and the
+report can never show different numbers.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from lab.codec_table import ChainRow
+from lab.heard import HeardFigures
+from lab.latency import PathSummary
+from lab.turnlog import STAGES
+
+
+@dataclass(frozen=True)
+class Cells:
+    headers: list[str]
+    rows: list[list[str]]
+
+
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{1000 * seconds:.0f}"
+
+
+def fmt(value: float | None, spec: str = ",.0f") -> str:
+    """A number for a table cell, "—" where it is unknown."""
+    return "—" if value is None else format(value, spec)
+
+
+def clicks_cell(per_min: float | None, ratio: float | None) -> str:
+    """Clicks per minute and, in brackets, relative to the clean audio's own rate."""
+    return fmt(per_min) + ("" if ratio is None else f" (×{ratio:.2f})")
+
+
+def chain_cells(rows: Sequence[ChainRow]) -> Cells:
+    return Cells(
+        headers=[
+            "speech",
+            "path",
+            "rate",
+            "BW99 Welch",
+            "BW99 FFT-bin",
+            "delay ms",
+            "PESQ NB",
+            "PESQ WB",
+            "STOI",
+            "gaps",
+            "clicks/min",
+            "drops",
+        ],
+        rows=[
+            [
+                r.speech,
+                r.path,
+                f"{r.rate // 1000}k" if r.rate % 1000 == 0 else str(r.rate),
+                f"{r.bandwidth_welch_hz:,.0f} Hz",
+                f"{r.bandwidth_fft_bin_hz:,.2f} Hz",
+                f"{r.delay_ms:.2f}",
+                f"{r.pesq_nb:.2f}",
+                f"{r.pesq_wb:.2f}",
+                f"{r.stoi:.3f}",
+                str(r.gaps),
+                f"{r.clicks_per_min:.0f}",
+                str(r.energy_drops),
+            ]
+            for r in rows
+        ],
+    )
+
+
+def latency_cells(summaries: Sequence[PathSummary]) -> Cells:
+    stages = list(STAGES)
+    return Cells(
+        headers=[
+            "path",
+            "turns",
+            "median (ms)",
+            "p90 (ms)",
+            "underruns",
+            *[f"{s.replace('_', ' ')} (ms)" for s in stages],
+        ],
+        rows=[
+            [
+                s.path,
+                f"{s.turns}" + ("" if s.latency_turns == s.turns else f" ({s.latency_turns})"),
+                _ms(s.latency_median_s),
+                _ms(s.latency_p90_s),
+                f"{s.underruns} in {s.turns_with_underruns} turns",
+                *[_ms(s.stage_medians_s[stage]) for stage in stages],
+            ]
+            for s in summaries
+        ],
+    )
+
+
+def gaps_cell(count: int, ms: float) -> str:
+    return f"{count} ({ms:,.0f} ms)"
+
+
+def barge_in_cell(clear_ms: float | None, cutoff_ms: float | None) -> str:
+    return "—" if clear_ms is None and cutoff_ms is None else f"{fmt(clear_ms)} / {fmt(cutoff_ms)}"
+
+
+def heard_cells(rows: Sequence[tuple[str, HeardFigures]]) -> Cells:
+    """What the caller heard per path (or per arm of an A/B)."""
+    return Cells(
+        headers=[
+            "path",
+            "replies",
+            "heard s",
+            "BW99 Welch",
+            "BW99 FFT-bin",
+            "gaps heard",
+            "playout underruns",
+            "clicks/min (× clean)",
+            "barge-in clear / cut-off ms",
+        ],
+        rows=[
+            [
+                name,
+                str(h.turns),
+                f"{h.heard_s:.1f}",
+                fmt(h.bandwidth_welch_hz) + " Hz",
+                fmt(h.bandwidth_fft_bin_hz, ",.2f") + " Hz",
+                gaps_cell(h.gaps, h.gap_ms),
+                str(h.receiver_gaps),
+                clicks_cell(h.clicks_per_min, h.clicks_ratio),
+                barge_in_cell(h.barge_in_clear_ms, h.barge_in_cutoff_ms),
+            ]
+            for name, h in rows
+        ],
+    )
+
+
+def table_console() -> Console:
+    """A console for the result tables: the terminal's width, or 160 columns into a pipe or
+    file (where rich would assume 80 and squeeze a dozen columns into ellipses)."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def rich_table(cells: Cells, title: str) -> Table:
+    """Cells never wrap or shrink below their widest value; squeezed, the headers wrap instead
+    (a wide table must not lose a figure or a row's name to an ellipsis)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, header in enumerate(cells.headers):
+        widest = max((len(row[i]) for row in cells.rows), default=0)
+        table.add_column(header, justify="left" if i < 2 else "right", min_width=widest)
+    for row in cells.rows:
+        table.add_row(*row)
+    return table
+
+
+def markdown_table(cells: Cells) -> str:
+    lines = [
+        "| " + " | ".join(cells.headers) + " |",
+        "| " + " | ".join("---" if i < 2 else "---:" for i in range(len(cells.headers))) + " |",
+    ]
+    lines.extend("| " + " | ".join(row) + " |" for row in cells.rows)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,208 @@
+"""The sidecar's aiohttp application: Twilio webhook, media-stream WebSocket, health.
+
+Handlers stay thin: security and capacity checks here, the stream itself in
+:class:`MediaStreamCall`, the answering side behind :class:`BackendFactory`. The app factory
+takes every dependency explicitly so tests and the two modes (local agent, LiveKit bridge)
+assemble the same application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from sip.sidecar.backend import BackendFactory
+from sip.sidecar.media_stream import MediaStreamCall, StreamLimits
+from sip.twilio.rest import TwilioCalls
+from sip.twilio.security import (
+    SIGNATURE_HEADER,
+    StreamTokens,
+    is_valid_signature,
+    public_url_for,
+)
+from sip.twilio.twiml import STREAM_TOKEN_PARAM, apology, connect_stream
+from trunkline.config import Settings
+
+logger = logging.getLogger(__name__)
+
+VOICE_PATH = "/twilio/voice"
+MEDIA_PATH = "/twilio/media"
+#: How long shutdown waits for calls to release their agents.
+SHUTDOWN_GRACE_S = 10.0
+BUSY_MESSAGE = "Sorry, all our lines are busy right now. Please call again in a few minutes."
+
+
+Admission = Callable[[str], Awaitable[str | None]]
+"""Asked with the CallSid before a call is answered: None admits it, a message refuses it
+(spoken to the caller before hanging up). Bridge mode checks LiveKit here."""
+
+
+@dataclass
+class SidecarState:
+    settings: Settings
+    backend_factory: BackendFactory
+    tokens: StreamTokens
+    rest: TwilioCalls | None
+    admission: Admission | None = None
+    calls: set[MediaStreamCall] = field(default_factory=set)
+    total_calls: int = 0
+
+    @property
+    def active_calls(self) -> int:
+        return len(self.calls)
+
+
+STATE = web.AppKey("trunkline_sidecar", SidecarState)
+
+
+def _public_base(request: web.Request, settings: Settings) -> str:
+    """PUBLIC_URL when configured (always behind a proxy); else this request's own origin."""
+    if settings.public_url:
+        return settings.public_url
+    return f"{request.scheme}://{request.host}"
+
+
+def _signature_ok(request: web.Request, state: SidecarState, params: dict[str, str]) -> bool:
+    token = state.settings.twilio_auth_token
+    if token is None:
+        return True
+    websocket = request.path == MEDIA_PATH
+    url = public_url_for(
+        _public_base(request, state.settings), request.path_qs, websocket=websocket
+    )
+    ok = is_valid_signature(token, url, params, request.headers.get(SIGNATURE_HEADER))
+    if not ok:
+        logger.warning(
+            "rejected %s %s from %s: bad or missing %s",
+            request.method,
+            request.path,
+            request.remote,
+            SIGNATURE_HEADER,
+        )
+    return ok
+
+
+async def voice_webhook(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    form = await request.post()
+    params = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not _signature_ok(request, state, params):
+        raise web.HTTPForbidden(text="invalid Twilio signature")
+    call_sid = params.get("CallSid", "")
+    if not call_sid:
+        raise web.HTTPBadRequest(text="CallSid is required")
+    if state.active_calls >= state.settings.limits.max_calls:
+        logger.warning("call %s: refused, %d calls active (limit)", call_sid, state.active_calls)
+        return web.Response(text=apology(BUSY_MESSAGE), content_type="text/xml")
+    if state.admission is not None:
+        refusal = await state.admission(call_sid)
+        if refusal is not None:
+            return web.Response(text=apology(refusal), content_type="text/xml")
+    base = urlsplit(_public_base(request, state.settings))
+    scheme = "wss" if base.scheme == "https" else "ws"
+    stream_url = f"{scheme}://{base.netloc}{base.path.rstrip('/')}{MEDIA_PATH}"
+    parameters = {
+        "CallSid": call_sid,
+        "From": params.get("From", ""),
+        "To": params.get("To", ""),
+        STREAM_TOKEN_PARAM: state.tokens.issue(call_sid),
+    }
+    logger.info("call %s: answering with a media stream to %s", call_sid, stream_url)
+    return web.Response(text=connect_stream(stream_url, parameters), content_type="text/xml")
+
+
+async def media_stream(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    if not _signature_ok(request, state, {}):
+        raise web.HTTPForbidden(text="invalid Twilio signature")
+    limits = state.settings.limits
+    if state.active_calls >= limits.max_calls:
+        raise web.HTTPServiceUnavailable(text="call limit reached")
+    ws = web.WebSocketResponse(max_msg_size=limits.max_message_bytes, autoping=True)
+    await ws.prepare(request)
+    call = MediaStreamCall(
+        ws,
+        tokens=state.tokens,
+        backend_factory=state.backend_factory,
+        limits=StreamLimits(limits.max_call_seconds, limits.max_message_bytes),
+        rest=state.rest,
+        peer=str(request.remote),
+    )
+    state.calls.add(call)
+    state.total_calls += 1
+    logger.info("media stream opened from %s; active calls: %d", request.remote, state.active_calls)
+
+    def released(_: object) -> None:
+        state.calls.discard(call)
+        logger.info("active calls: %d", state.active_calls)
+
+    try:
+        await call.run()
+    finally:
+        if call.closed is None:
+            released(None)
+        else:
+            call.closed.add_done_callback(released)
+    return ws
+
+
+async def healthz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.json_response(
+        {
+            "status": "ok",
+            "mode": state.settings.mode,
+            "model": state.settings.model_source,
+            "active_calls": state.active_calls,
+            "total_calls": state.total_calls,
+        }
+    )
+
+
+async def _end_calls(app: web.Application) -> None:
+    """On shutdown, hang up every call and wait (bounded) until each has released its agent."""
+    state = app[STATE]
+    calls = list(state.calls)
+    if not calls:
+        return
+    logger.info("shutting down: ending %d active calls", len(calls))
+    for call in calls:
+        await call.hang_up("server shutting down")
+    pending = [c.closed for c in calls if c.closed is not None]
+    if pending:
+        await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
+
+
+def create_app(
+    settings: Settings,
+    backend_factory: BackendFactory,
+    *,
+    rest: TwilioCalls | None = None,
+    tokens: StreamTokens | None = None,
+    admission: Admission | None = None,
+) -> web.Application:
+    if settings.twilio_auth_token is None:
+        logger.warning(
+            "DEV MODE: TWILIO_AUTH_TOKEN is not set — Twilio signatures are NOT checked. "
+            "Anyone who can reach this server can place calls. Set it in production."
+        )
+    secret = settings.stream_secret.encode() if settings.stream_secret else secrets.token_bytes(32)
+    app = web.Application(client_max_size=64 * 1024)
+    app[STATE] = SidecarState(
+        settings=settings,
+        backend_factory=backend_factory,
+        tokens=tokens or StreamTokens(secret),
+        rest=rest,
+        admission=admission,
+    )
+    app.on_shutdown.append(_end_calls)
+    app.router.add_post(VOICE_PATH, voice_webhook)
+    app.router.add_get(MEDIA_PATH, media_stream)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,84 @@
+"""The worker or LiveKit going away mid-call ends the call cleanly, leaving nothing behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.bridge_contract import CALL_SID_ATTRIBUTE, PATH_ATTRIBUTE
+from agent.sim.script import Script, ToolCall, Turn
+from tests.livekit_server.server import LiveKitTestServer
+from tests.waiting import eventually
+
+from .room_rig import STEP_S, Caller, is_agent, running_worker
+
+pytestmark = pytest.mark.netns
+
+LONG = (
+    "This reply goes on for a long time, long enough for something to fail while the agent "
+    "is still speaking it, which is the moment the test is about."
+)
+SCRIPT = Script(greeting="Hello.", turns=(Turn(LONG),), fallback="")
+
+
+async def in_a_long_reply(caller: Caller) -> None:
+    """After the greeting, a key press starts the long reply; returns while it plays."""
+    await caller.replies_played(1)
+    await caller.room.local_participant.publish_dtmf(code=1, digit="1")
+    await eventually(lambda: caller.agent_states.count("speaking") >= 2, within_s=STEP_S)
+
+
+async def test_the_worker_going_away_mid_reply_takes_the_agent_out_of_the_room(
+    livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with (
+        running_worker(livekit_env, SCRIPT, tmp_path, monkeypatch) as worker,
+        Caller.joined(livekit_env, "browser", "web-gone") as caller,
+    ):
+        await in_a_long_reply(caller)
+        await worker.agent_server.aclose()
+        await eventually(
+            lambda: not any(is_agent(p) for p in caller.room.remote_participants.values()),
+            within_s=STEP_S,
+        )
+        await worker.wait_idle()
+        # the caller is still connected; only the agent left
+        room = livekit_env.rooms.get("web-gone")
+        assert room is not None and list(room.participants) == ["browser"]
+    # the turn under way was still written to the turn log
+    assert [t.turn for t in worker.turns()] == [0]
+
+
+async def test_livekit_going_away_mid_reply_ends_the_job(
+    livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with (
+        running_worker(livekit_env, SCRIPT, tmp_path, monkeypatch) as worker,
+        Caller.joined(livekit_env, "browser", "web-down") as caller,
+    ):
+        await in_a_long_reply(caller)
+        await livekit_env.aclose()
+        await worker.wait_idle()
+    assert [t.turn for t in worker.turns()] == [0]
+
+
+async def test_a_bridge_that_does_not_take_the_hangup_still_has_its_call_ended(
+    livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bridge registers no RPC methods: end_call falls back to deleting the room."""
+    script = Script(
+        greeting="Hello.", turns=(Turn("Bye!", call=ToolCall("end_call")),), fallback=""
+    )
+    attributes = {PATH_ATTRIBUTE: "twilio-ws", CALL_SID_ATTRIBUTE: "CAdeaf"}
+    async with running_worker(livekit_env, script, tmp_path, monkeypatch) as worker:
+        async with Caller.joined(
+            livekit_env, "twilio-CAdeaf", "twilio-CAdeaf", 8000, attributes=attributes
+        ) as caller:
+            await caller.replies_played(1)
+            await caller.room.local_participant.publish_dtmf(code=9, digit="9")
+            await eventually(lambda: not caller.room.isconnected(), within_s=STEP_S)
+        await worker.wait_idle()
+    (delete,) = livekit_env.calls("RoomService", "DeleteRoom")
+    assert delete.request.room == "twilio-CAdeaf"
+    assert {t.path for t in worker.turns()} == {"twilio-ws"}

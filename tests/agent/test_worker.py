@@ -1,0 +1,115 @@
+"""The worker's set-up: which commands get a model, where it comes from, the agent's name."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from livekit import agents
+
+from agent.entrypoint import JobSettings
+from agent.room_actions import sip_transfer_target
+from agent.worker import build_server, main, model_for_jobs, runs_agents
+from tests.livekit_server.server import LiveKitTestServer
+from trunkline.config import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["dev"], True),
+        (["start", "--log-level", "info"], True),
+        (["console", "--text"], True),
+        (["connect", "--room", "r"], True),
+        (["download-files"], False),
+        (["--help"], False),
+        ([], False),
+    ],
+)
+def test_only_commands_that_run_agents_get_a_model(argv: list[str], expected: bool) -> None:
+    assert runs_agents(argv) is expected
+
+
+def test_with_openai_or_a_running_simulator_nothing_is_started() -> None:
+    for env in ({"OPENAI_API_KEY": "sk-test"}, {"TRUNKLINE_SIM_URL": "http://127.0.0.1:9/v1"}):
+        before = dict(env)
+        with model_for_jobs(env) as started:
+            assert started is None
+            assert env == before
+
+
+async def test_without_either_one_simulator_serves_the_jobs_while_the_worker_runs() -> None:
+    env: dict[str, str] = {}
+    with model_for_jobs(env) as started:
+        assert started is not None and env["TRUNKLINE_SIM_URL"] == started
+        # the realtime endpoint wants a bearer token: its refusal shows it is there
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(started + "/realtime?model=gpt-realtime") as response,
+        ):
+            assert response.status == 401
+    assert "TRUNKLINE_SIM_URL" not in env
+    with pytest.raises(aiohttp.ClientConnectionError):
+        async with aiohttp.ClientSession() as http, http.get(started + "/realtime"):
+            pass
+
+
+def test_a_malformed_model_setting_stops_the_worker_before_it_starts() -> None:
+    with (
+        pytest.raises(ConfigError, match="OPENAI_BASE_URL"),
+        model_for_jobs({"OPENAI_BASE_URL": "not a url"}),
+    ):
+        pass
+
+
+def test_python_agent_py_stops_on_a_malformed_setting_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env.local here
+    monkeypatch.setattr(sys, "argv", ["agent.py", "start"])
+    monkeypatch.setenv("OPENAI_BASE_URL", "openai.example.com")
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert str(exc.value.code).splitlines() == [
+        "python agent.py: invalid configuration:",
+        "  - OPENAI_BASE_URL='openai.example.com' is not an http(s):// URL with a host",
+    ]
+
+
+def test_a_job_needs_openai_or_the_worker_s_simulator() -> None:
+    with pytest.raises(ConfigError, match="neither OPENAI_API_KEY nor TRUNKLINE_SIM_URL"):
+        JobSettings.from_env({})
+    settings = JobSettings.from_env(
+        {"TRUNKLINE_SIM_URL": "http://127.0.0.1:9/v1", "TRUNKLINE_TURN_LOG": "turns.jsonl"}
+    )
+    assert settings.model.sim_url == "http://127.0.0.1:9/v1"
+    assert settings.turn_log == "turns.jsonl"
+    assert JobSettings.from_env({"OPENAI_API_KEY": "sk-test"}).turn_log is None
+
+
+def test_sip_transfer_targets_are_uris() -> None:
+    assert sip_transfer_target("+15551234567") == "tel:+15551234567"
+    assert sip_transfer_target("tel:+15551234567") == "tel:+15551234567"
+    assert sip_transfer_target("sip:desk@pbx.example.com") == "sip:desk@pbx.example.com"
+
+
+@pytest.mark.netns
+async def test_the_worker_registers_under_agent_name(
+    livekit_env: LiveKitTestServer,
+) -> None:
+    server = build_server(
+        {"AGENT_NAME": "support"}, job_executor_type=agents.JobExecutorType.THREAD
+    )
+    task = asyncio.create_task(server.run(devmode=True))
+    try:
+        async with asyncio.timeout(10):
+            worker = await livekit_env.agents.wait_for_worker("support")
+        assert worker.agent_name == "support"
+    finally:
+        await server.aclose()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

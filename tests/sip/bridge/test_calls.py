@@ -1,0 +1,262 @@
+"""Simulated Twilio calls through the sidecar in bridge mode, into rooms on the LiveKit test
+server, answered by a stand-in agent participant (see ``standin.py``).
+
+Each test is one real-time call of a few seconds, hence ``slow``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+from aiohttp.test_utils import TestServer
+from livekit import rtc
+
+from sip.bridge import contract, rpc
+from sip.twilio.rest import TwilioCalls
+from tests.livekit_server.clients import dominant_frequency, joined
+from tests.livekit_server.server import LiveKitTestServer
+from tests.sip.bridge.rig import APOLOGY, Rig, bridge_rig, bridge_tasks
+from tests.sip.bridge.standin import TONE_HZ, StandInAgent
+from tests.sip.bridge.twilio_calls import TwilioCallsStandIn
+from tests.sip.provision.twilio_standin import LoopbackHttpClient
+from trunkline.config import LiveKitCredentials
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow]
+
+CALL_SID = "CA" + "b" * 32
+ROOM = contract.room_name(CALL_SID)
+BRIDGE = contract.bridge_identity(CALL_SID)
+ACCOUNT_SID = "AC" + "1" * 32
+AUTH_TOKEN = "twilio-test-token"
+
+
+def credentials(server: LiveKitTestServer) -> LiveKitCredentials:
+    return LiveKitCredentials(server.url, "devkey", "secret")
+
+
+@pytest.fixture
+async def rig(livekit_server: LiveKitTestServer) -> AsyncIterator[Rig]:
+    async with bridge_rig(credentials(livekit_server), livekit_server) as rig:
+        yield rig
+
+
+@pytest.fixture
+async def twilio() -> AsyncIterator[tuple[TwilioCallsStandIn, TwilioCalls]]:
+    standin = TwilioCallsStandIn(ACCOUNT_SID, AUTH_TOKEN)
+    server = TestServer(standin.app, host="127.0.0.1")
+    await server.start_server()
+    client = LoopbackHttpClient(str(server.make_url("")))
+    try:
+        yield standin, TwilioCalls.create(ACCOUNT_SID, AUTH_TOKEN, http_client=client)
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def agent(livekit_server: LiveKitTestServer) -> AsyncIterator[StandInAgent]:
+    standin = StandInAgent.on(livekit_server, CALL_SID)
+    await standin.join()
+    yield standin
+    await standin.aclose()
+
+
+def room_gone(server: LiveKitTestServer) -> bool:
+    return server.rooms.get(ROOM) is None
+
+
+async def after_greeting(agent: StandInAgent, seconds: float) -> None:
+    await asyncio.wait_for(agent.greeted.wait(), 10)
+    await asyncio.sleep(seconds)
+
+
+async def test_audio_flows_both_ways_and_the_caller_hanging_up_deletes_the_room(
+    rig: Rig, agent: StandInAgent, livekit_server: LiveKitTestServer
+) -> None:
+    result = await rig.call(call_sid=CALL_SID)
+    # the caller heard the agent's greeting and its reply: the agent's tone, paced
+    assert result.greeting is not None and result.greeting.heard_ms >= 500
+    (turn,) = result.turns
+    assert turn.heard_ms >= 700 and turn.gaps == 0
+    heard = result.heard[np.abs(result.heard.astype(np.int32)) > 0]
+    assert dominant_frequency(heard, 8000) == pytest.approx(TONE_HZ, abs=15)
+    assert result.cadence.interval_p50_ms == pytest.approx(20, abs=2)
+    assert result.marks_acked >= 4  # a start and an end mark per stretch
+    (call,) = rig.calls
+    assert [s.interrupted for s in call.agent_audio.stretches] == [False, False]
+    assert all(s.heard_at is not None for s in call.agent_audio.stretches)
+    # the agent heard the caller's utterance (and replied to it)
+    assert len(agent.utterances) == 1 and agent.utterances[0] >= 100
+    # the bridge joined as the contract says
+    assert agent.bridge is not None
+    assert agent.bridge.identity == BRIDGE
+    assert agent.bridge.kind == rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
+    assert agent.bridge.attributes == {
+        "trunkline.path": "twilio-ws",
+        "trunkline.call_sid": CALL_SID,
+        "trunkline.from": "+15550100001",
+        "trunkline.to": "+15550100002",
+    }
+    # the room was created at the webhook, the agent dispatched by name, and the room deleted
+    created = livekit_server.calls("RoomService", "CreateRoom")
+    assert created and created[0].request.name == ROOM
+    (dispatch,) = livekit_server.calls("AgentDispatchService", "CreateDispatch")
+    assert (dispatch.request.agent_name, dispatch.request.room) == ("trunkline", ROOM)
+    assert result.hung_up_by == "caller"
+    assert room_gone(livekit_server)
+    await asyncio.wait_for(agent.disconnected.wait(), 5)
+    assert agent.disconnect_reason == rtc.DisconnectReason.ROOM_DELETED
+    assert not call.room.isconnected() and not call.apologised
+    assert not bridge_tasks()
+
+
+async def test_key_presses_reach_the_agent_as_sip_dtmf(rig: Rig, agent: StandInAgent) -> None:
+    await rig.call(call_sid=CALL_SID, turns=0, dtmf="7#*", reply_timeout_s=1.0)
+    assert agent.dtmf == [(7, "7", BRIDGE), (11, "#", BRIDGE), (10, "*", BRIDGE)]
+
+
+async def test_clear_rpc_cuts_the_reply_and_sends_twilio_clear(
+    rig: Rig, livekit_server: LiveKitTestServer
+) -> None:
+    agent = StandInAgent.on(livekit_server, CALL_SID, greeting_s=4.0)
+    await agent.join()
+    answers: list[str] = []
+
+    async def interrupt() -> None:
+        await after_greeting(agent, 0.0)
+        await asyncio.sleep(1.2)  # the greeting is queued at once; let 1.2 s of it play
+        agent.stop_speaking()
+        answers.append(await agent.rpc(contract.RPC_CLEAR))
+
+    try:
+        result = await rig.call(interrupt(), call_sid=CALL_SID, turns=0)
+    finally:
+        await agent.aclose()
+    assert answers == ['{"ok": true}']
+    assert result.clears == 1
+    assert result.greeting is not None and 500 <= result.greeting.heard_ms <= 1800
+    (call,) = rig.calls
+    assert call.agent_audio.stretches[0].interrupted
+
+
+async def test_transfer_and_hangup_rpcs_act_on_the_twilio_call_over_rest(
+    livekit_server: LiveKitTestServer,
+    agent: StandInAgent,
+    twilio: tuple[TwilioCallsStandIn, TwilioCalls],
+) -> None:
+    standin, rest = twilio
+    answers: list[str] = []
+
+    async def transfer_then_hang_up() -> None:
+        await after_greeting(agent, 0.3)
+        answers.append(await agent.rpc(contract.RPC_TRANSFER, '{"to": "+15550100999"}'))
+        answers.append(await agent.rpc(contract.RPC_HANGUP, '{"reason": "goodbye"}'))
+
+    async with bridge_rig(credentials(livekit_server), livekit_server, rest=rest) as rig:
+        result = await rig.call(transfer_then_hang_up(), call_sid=CALL_SID)
+    assert answers == ['{"ok": true}'] * 2
+    # the transfer replaced the call's TwiML with a <Dial>
+    redirect, completion = standin.updates
+    assert redirect.call_sid == CALL_SID
+    assert "<Dial>+15550100999</Dial>" in redirect.form["Twiml"]
+    # the hang-up closed the stream (1000) and completed the call over REST
+    assert result.hung_up_by == "agent" and result.close_code == 1000
+    assert result.turns == []  # ended before the caller's first turn
+    assert (completion.call_sid, completion.form) == (CALL_SID, {"Status": "completed"})
+    (call,) = rig.calls
+    assert call.end_reason == "goodbye" and not call.apologised
+    assert room_gone(livekit_server)
+
+
+async def test_rpcs_refuse_bad_payloads_missing_credentials_and_non_agents(
+    rig: Rig, agent: StandInAgent, livekit_server: LiveKitTestServer
+) -> None:
+    refusals: list[tuple[int, str]] = []
+
+    async def misuse() -> None:
+        await after_greeting(agent, 0.0)
+        attempts = [
+            (contract.RPC_HANGUP, "[1]"),
+            (contract.RPC_HANGUP, "{not json"),
+            (contract.RPC_HANGUP, '{"reason": 5}'),
+            (contract.RPC_TRANSFER, '{"to": "0800 FLOWERS"}'),
+            (contract.RPC_TRANSFER, '{"to": "+15550100999"}'),  # no Twilio credentials here
+        ]
+        for method, payload in attempts:
+            with pytest.raises(rtc.RpcError) as refused:
+                await agent.rpc(method, payload)
+            refusals.append((refused.value.code, refused.value.message))
+        async with joined(livekit_server, "intruder", ROOM) as intruder:
+            with pytest.raises(rtc.RpcError) as refused:
+                await intruder.local_participant.perform_rpc(
+                    destination_identity=BRIDGE, method=contract.RPC_HANGUP, payload="{}"
+                )
+            refusals.append((refused.value.code, refused.value.message))
+        await agent.rpc(contract.RPC_HANGUP, "{}")
+
+    result = await rig.call(misuse(), call_sid=CALL_SID, turns=0, linger_s=30)
+    codes = [code for code, _ in refusals]
+    assert codes == [rpc.BAD_REQUEST] * 4 + [rpc.TRANSFER_FAILED, rpc.FORBIDDEN]
+    assert "TWILIO_ACCOUNT_SID" in refusals[4][1]
+    # none of the refused hang-ups ended the call; the agent's last one did
+    assert result.hung_up_by == "agent"
+    (call,) = rig.calls
+    assert call.end_reason == "the agent ended the call"
+
+
+async def test_the_agent_leaving_ends_the_twilio_call(
+    rig: Rig, agent: StandInAgent, livekit_server: LiveKitTestServer
+) -> None:
+    async def leave() -> None:
+        await after_greeting(agent, 0.3)
+        await agent.room.disconnect()
+
+    result = await rig.call(leave(), call_sid=CALL_SID)
+    assert result.hung_up_by == "agent" and result.close_code == 1000
+    (call,) = rig.calls
+    assert call.end_reason == "the agent left the room" and not call.apologised
+    assert room_gone(livekit_server)
+
+
+async def test_no_agent_joining_gets_a_spoken_apology_then_a_hang_up(
+    rig: Rig, livekit_server: LiveKitTestServer
+) -> None:
+    result = await rig.call(call_sid=CALL_SID, turns=0)
+    # all of the apology reached the caller, and the stream closed only once it had played
+    assert result.cadence.messages == -(-len(APOLOGY) // 160)
+    assert result.marks_acked == 1
+    assert result.hung_up_by == "agent" and result.close_code == 1000
+    (call,) = rig.calls
+    assert call.apologised and call.end_reason is not None
+    assert call.end_reason.startswith("no agent joined")
+    assert room_gone(livekit_server)
+
+
+async def test_concurrent_calls_have_their_own_rooms_and_endings(
+    rig: Rig, livekit_server: LiveKitTestServer
+) -> None:
+    sids = ["CA" + "1" * 32, "CA" + "2" * 32]
+    agents = [StandInAgent.on(livekit_server, sid) for sid in sids]
+    for agent in agents:
+        await agent.join()
+
+    async def hang_up_the_first() -> str:
+        await after_greeting(agents[0], 0.3)
+        return await agents[0].rpc(contract.RPC_HANGUP, "{}")
+
+    try:
+        first, second, _ = await asyncio.gather(
+            rig.place(call_sid=sids[0]), rig.place(call_sid=sids[1]), hang_up_the_first()
+        )
+        await rig.wait_idle()
+    finally:
+        for agent in agents:
+            await agent.aclose()
+    assert first.hung_up_by == "agent" and first.turns == []
+    assert second.hung_up_by == "caller"
+    (turn,) = second.turns
+    assert turn.heard_ms >= 700 and turn.gaps == 0
+    assert len(agents[1].utterances) == 1 and agents[0].utterances == []
+    assert all(livekit_server.rooms.get(contract.room_name(sid)) is None for sid in sids)

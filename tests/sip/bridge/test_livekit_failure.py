@@ -1,0 +1,137 @@
+"""LiveKit failing under a call: unreachable at the webhook, or gone mid-call.
+
+Mid-call, the LiveKit server runs in its own process and is killed (SIGKILL: no goodbye to
+anyone), which is what a crashed or partitioned server looks like to the SDK: it keeps trying
+to reconnect for ~20-30 s. The bridge gives it ``reconnect_grace_s``, then apologises and hangs
+up, and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from sip.bridge import contract
+from sip.bridge.apology import APOLOGY_TEXT
+from sip.bridge.rooms import RoomSettings
+from tests.sip.bridge.rig import APOLOGY, bridge_rig, bridge_tasks
+from tests.sip.bridge.standin import StandInAgent, agent_token
+from tests.waiting import eventually
+from trunkline.config import LiveKitCredentials
+
+CALL_SID = "CA" + "c" * 32
+CALL = {"CallSid": CALL_SID, "From": "+15550100001", "To": "+15550100002"}
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def webhook(url: str) -> str:
+    async with aiohttp.ClientSession() as http, http.post(f"{url}/twilio/voice", data=CALL) as resp:
+        assert resp.status == 200
+        return await resp.text()
+
+
+def is_apology(twiml: str) -> bool:
+    return f"<Say>{APOLOGY_TEXT}</Say><Hangup />" in twiml and "<Stream" not in twiml
+
+
+async def test_livekit_refusing_connections_at_the_webhook_gets_the_apology_twiml() -> None:
+    credentials = LiveKitCredentials(f"ws://127.0.0.1:{closed_port()}", "devkey", "secret")
+    async with bridge_rig(credentials) as rig:
+        assert is_apology(await webhook(rig.url))
+        assert rig.state.active_calls == 0
+
+
+async def test_livekit_not_answering_at_the_webhook_gets_the_apology_in_time() -> None:
+    """A LiveKit that accepts the connection and never answers costs the caller the API
+    timeout, not the SDK's default ten seconds."""
+    answered = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        answered.set()
+        await asyncio.sleep(30)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/twirp/{service}/{method}", hang)
+    silent = TestServer(app, host="127.0.0.1")
+    await silent.start_server()
+    try:
+        credentials = LiveKitCredentials(str(silent.make_url("")), "devkey", "secret")
+        settings = RoomSettings(api_timeout_s=0.5)
+        async with bridge_rig(credentials, room_settings=settings) as rig:
+            started = asyncio.get_running_loop().time()
+            twiml = await webhook(rig.url)
+            elapsed = asyncio.get_running_loop().time() - started
+        assert is_apology(twiml) and answered.is_set()
+        assert elapsed < 5  # the 0.5 s bound, with room for a loaded machine
+    finally:
+        await silent.close()
+
+
+@pytest.fixture
+async def livekit_process(
+    netns_address: str,
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.livekit_server",
+        "--host",
+        netns_address,
+        "--port",
+        "0",
+        "--log-level",
+        "warning",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+    assert line.startswith("LIVEKIT_URL="), line
+    try:
+        yield proc, line.removeprefix("LIVEKIT_URL=")
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+async def test_livekit_dying_mid_call_gets_an_apology_a_hang_up_and_leaves_nothing_behind(
+    livekit_process: tuple[asyncio.subprocess.Process, str],
+) -> None:
+    proc, url = livekit_process
+    agent = StandInAgent(url, agent_token(CALL_SID), CALL_SID)
+    await agent.join()
+
+    async def kill() -> None:
+        await asyncio.wait_for(agent.greeted.wait(), 10)
+        await asyncio.sleep(1.0)
+        proc.kill()
+
+    try:
+        async with bridge_rig(LiveKitCredentials(url, "devkey", "secret")) as rig:
+            result = await rig.call(kill(), call_sid=CALL_SID)
+            (call,) = rig.calls
+            assert result.hung_up_by == "agent" and result.close_code == 1000
+            assert call.apologised
+            assert call.end_reason is not None and call.end_reason.startswith("LiveKit unreachable")
+            # the greeting and then the whole apology reached the caller
+            assert result.cadence.messages >= -(-len(APOLOGY) // 160) + 25
+            assert not call.room.isconnected() and call.link.closed
+            await eventually(lambda: not bridge_tasks(), within_s=5)
+    finally:
+        await agent.aclose()
+    assert call.room_name == contract.room_name(CALL_SID)

@@ -1,0 +1,40 @@
+"""How dispatch rules compare: every kind, and the parts that change where a caller lands."""
+
+from __future__ import annotations
+
+import pytest
+from livekit import api
+
+from sip.provision.livekit_side import describe_rule
+
+
+@pytest.mark.parametrize(
+    ("rule", "described"),
+    [
+        (
+            api.SIPDispatchRule(
+                dispatch_rule_individual=api.SIPDispatchRuleIndividual(room_prefix="call-")
+            ),
+            "individual room_prefix='call-'",
+        ),
+        (
+            api.SIPDispatchRule(
+                dispatch_rule_individual=api.SIPDispatchRuleIndividual(
+                    room_prefix="call-", pin="1234", no_randomness=True
+                )
+            ),
+            "individual room_prefix='call-' with pin no_randomness",
+        ),
+        (
+            api.SIPDispatchRule(dispatch_rule_direct=api.SIPDispatchRuleDirect(room_name="lobby")),
+            "direct room_name='lobby'",
+        ),
+        (
+            api.SIPDispatchRule(dispatch_rule_callee=api.SIPDispatchRuleCallee(room_prefix="n-")),
+            "callee room_prefix='n-'",
+        ),
+        (api.SIPDispatchRule(), "(none)"),
+    ],
+)
+def test_rules_are_described_by_kind_and_routing(rule: api.SIPDispatchRule, described: str) -> None:
+    assert describe_rule(rule) == described

@@ -1,0 +1,187 @@
+"""Local mode end to end: the real sidecar app, the real openai plugin in an AgentSession, the
+simulator as the model, the pacer, and the simulated Twilio caller on the other side.
+
+These run in real time (seconds each) and are marked slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from livekit.agents.voice.io import PlaybackFinishedEvent
+
+from agent.model import ModelFactory, ModelSettings
+from agent.sim.options import SimOptions
+from agent.sim.script import Script, ToolCall, Turn
+from agent.sim.session import SimSession
+from agent.sim.timing import Chunking, ThinkTime
+from lab.turnlog import read_turnlogs
+from sip.caller.call import CallerOptions, SimulatedCaller
+from sip.caller.cli import default_speech
+from sip.caller.results import CallResult
+from sip.caller.runner import load_speech
+from sip.sidecar.app import STATE, SidecarState, create_app
+from sip.sidecar.backend import CallControl, CallInfo
+from sip.sidecar.link import TwilioLink
+from sip.sidecar.local_call import LocalAgentCall, Pacing, local_backend_factory
+from tests.waiting import eventually
+from trunkline.config import settings_from_env
+
+pytestmark = pytest.mark.slow
+
+LONG = (
+    "This reply goes on for quite a while, so that the caller has plenty of time to cut in "
+    "before it ends, which is exactly what the caller is about to do right now."
+)
+SCRIPT = Script(
+    greeting="Hello, this is trunkline.",
+    turns=(
+        Turn(LONG),
+        Turn("Second reply."),
+        Turn("Goodbye!", call=ToolCall("end_call")),
+    ),
+    fallback="Nothing more.",
+)
+SPEECH = load_speech(default_speech())
+
+
+@dataclass
+class Sidecar:
+    url: str
+    factory: ModelFactory
+    turn_log: Path
+    state: SidecarState
+    calls: list[LocalAgentCall] = field(default_factory=list)
+    finished: list[PlaybackFinishedEvent] = field(default_factory=list)
+    """As the Twilio leaf reported them: from echoed marks."""
+    reported: list[PlaybackFinishedEvent] = field(default_factory=list)
+    """As the pacer reported them to the session: the leaf's, less the silence it inserted."""
+
+    async def wait_idle(self) -> None:
+        """Every call cleans up after itself (agent session, model, stream) on its own."""
+        await eventually(lambda: self.state.active_calls == 0, within_s=20)
+        assert all(c.model is not None and c.session is not None for c in self.calls)
+
+    def sim_session(self) -> SimSession | None:
+        assert self.factory.simulator is not None
+        sessions = self.factory.simulator.simulator.sessions
+        return next(iter(sessions), None)
+
+
+@pytest.fixture
+async def sidecar(tmp_path: Path) -> AsyncIterator[Sidecar]:
+    options = SimOptions(think=ThinkTime.fixed(300), chunking=Chunking.STEADY, script=SCRIPT)
+    settings = settings_from_env({})
+    async with ModelFactory(ModelSettings(sim=options)) as factory:
+        turn_log = tmp_path / "turns.jsonl"
+        make = local_backend_factory(factory, Pacing(), settings, turn_log=turn_log)
+        holder: list[Sidecar] = []
+
+        def backend(info: CallInfo, link: TwilioLink, control: CallControl) -> LocalAgentCall:
+            call = make(info, link, control)
+            assert isinstance(call, LocalAgentCall)
+            call.leaf.on("playback_finished", holder[0].finished.append)
+            call.output.on("playback_finished", holder[0].reported.append)
+            holder[0].calls.append(call)
+            return call
+
+        app = create_app(settings, backend)
+        server = TestServer(app)
+        await server.start_server()
+        holder.append(Sidecar(str(server.make_url("")), factory, turn_log, app[STATE]))
+        try:
+            yield holder[0]
+        finally:
+            await server.close()
+
+
+async def place(url: str, **options: object) -> CallResult:
+    async with aiohttp.ClientSession() as http:
+        opts = CallerOptions(url=url, speech=SPEECH, **options)  # type: ignore[arg-type]
+        return await SimulatedCaller(opts, http).run()
+
+
+async def test_call_is_answered_paced_and_ended_by_the_agent(sidecar: Sidecar) -> None:
+    result = await place(sidecar.url, turns=3)
+    assert result.greeting is not None and result.greeting.heard_ms > 500
+    assert [t.turn for t in result.turns] == [1, 2, 3]
+    for t in result.turns:
+        assert t.latency_ms is not None and t.latency_ms > 300  # the model's think time at least
+        assert t.heard_ms > 0 and t.gaps == 0
+    # the third scripted reply calls end_call: the agent hangs up after its goodbye
+    assert result.hung_up_by == "agent" and result.close_code == 1000
+    assert result.marks_acked > 100 and result.clears == 0
+    # the pacer released 20 ms frames at real-time cadence with a bounded lead
+    assert result.cadence.interval_p50_ms == pytest.approx(20, abs=2)
+    assert result.cadence.buffered_max_ms is not None and result.cadence.buffered_max_ms <= 200
+    await sidecar.wait_idle()
+    log = read_turnlogs([sidecar.turn_log])
+    assert not log.problems
+    turns = {r.turn: r for r in log.records}
+    assert set(turns) == {0, 1, 2, 3}
+    for r in turns.values():
+        assert r.path == "twilio-ws" and r.call_id == result.call_sid
+        assert r.pacer_first_frame is not None and r.caller_first_audio is not None
+        assert isinstance(r.pacer["underruns"], int) and isinstance(r.pacer["hold_ms"], float)
+    for n in (1, 2, 3):
+        assert turns[n].turn_detected is not None and turns[n].model_first_audio is not None
+
+
+async def test_barge_in_clears_twilio_and_truncates_where_marks_say_playback_stopped(
+    sidecar: Sidecar,
+) -> None:
+    call = asyncio.create_task(
+        place(sidecar.url, turns=2, barge_in_turns=frozenset({1}), barge_after_ms=800)
+    )
+    await eventually(lambda: sidecar.sim_session() is not None, within_s=30)
+    sim = sidecar.sim_session()  # kept: the simulator forgets a session when its call ends
+    assert sim is not None
+    result = await call
+    await sidecar.wait_idle()
+    assert result.clears >= 1
+    barged = result.turns[0].barge_in
+    assert barged is not None and barged.clear_after_ms is not None
+    (marks,) = [ev for ev in sidecar.finished if ev.interrupted]
+    (reported,) = [ev for ev in sidecar.reported if ev.interrupted]
+    assert 0.7 < marks.playback_position < 3.0
+    # the marks Twilio (the caller) echoed say what it heard, to within a frame
+    assert result.turns[0].heard_ms == pytest.approx(marks.playback_position * 1000, abs=21)
+    # the pacer reports that position less any silence it inserted itself (model audio only)
+    (segment,) = [c for c in sidecar.calls[0].metrics.records if c.turn == 1]
+    inserted_ms = segment.pacer["underrun_ms"]
+    assert isinstance(inserted_ms, float)
+    assert reported.playback_position * 1000 == pytest.approx(
+        marks.playback_position * 1000 - inserted_ms, abs=1
+    )
+    # and the model keeps of its interrupted reply exactly that
+    (cut,) = [
+        item
+        for item in sim.conversation.items
+        if item.role == "assistant" and item.data["content"][0].get("transcript") == ""
+    ]
+    assert cut.audio_ms == pytest.approx(reported.playback_position * 1000, abs=1)
+
+
+async def test_keypad_digits_reach_the_agent_and_get_an_answer(sidecar: Sidecar) -> None:
+    call = asyncio.create_task(place(sidecar.url, turns=1, dtmf="7"))
+    await eventually(lambda: sidecar.sim_session() is not None, within_s=30)
+    sim = sidecar.sim_session()
+    assert sim is not None
+    result = await call
+    await sidecar.wait_idle()
+    texts = [
+        part.get("text", "")
+        for item in sim.conversation.items
+        if item.role == "user"
+        for part in item.data.get("content", [])
+    ]
+    assert any("pressed 7" in t for t in texts), texts
+    # the agent answered the key press before the caller's first turn
+    assert sim.stats["responses"] >= 3  # greeting, the key press, turn 1
+    assert result.turns[0].latency_ms is not None

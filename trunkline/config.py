@@ -1,0 +1,213 @@
+"""Settings from the environment and ``.env.local``, validated once at start.
+
+The mode trunkline runs in is chosen by what is configured, never by editing code:
+``LIVEKIT_URL`` present → Twilio calls are bridged into LiveKit rooms; absent → the agent runs
+inside the sidecar. ``OPENAI_API_KEY`` present → OpenAI Realtime; absent → the local simulator.
+Values come from the environment over ``.env.local`` (the environment wins, so a CI secret
+overrides a stale file). Every missing or malformed value is reported together, one line each,
+so a deploy fails once with the whole list instead of once per mistake.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+T = TypeVar("T")
+
+DEFAULT_AGENT_NAME = "trunkline"
+DEFAULT_ENV_FILE = ".env.local"
+
+
+@dataclass(frozen=True)
+class LiveKitCredentials:
+    url: str
+    api_key: str
+    api_secret: str
+
+
+@dataclass(frozen=True)
+class TwilioCredentials:
+    account_sid: str
+    auth_token: str
+
+
+def load_env(env_file: str | Path | None = DEFAULT_ENV_FILE) -> dict[str, str]:
+    """The process environment over the values of ``env_file`` (absent file: environment only)."""
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ)
+    return values
+
+
+def text(env: Mapping[str, str], name: str) -> str | None:
+    """A setting's value with surrounding blanks removed; empty counts as unset."""
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def livekit_credentials(env: Mapping[str, str], problems: list[str]) -> LiveKitCredentials | None:
+    """LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET, or None with the reasons appended."""
+    url = text(env, "LIVEKIT_URL")
+    key = text(env, "LIVEKIT_API_KEY")
+    secret = text(env, "LIVEKIT_API_SECRET")
+    found: list[str] = []
+    if url is None:
+        found.append(
+            "LIVEKIT_URL is not set (your project URL, e.g. wss://<project>.livekit.cloud)"
+        )
+    elif urlsplit(url).scheme not in ("wss", "ws", "https", "http") or not urlsplit(url).hostname:
+        found.append(f"LIVEKIT_URL={url!r} is not a ws(s):// or http(s):// URL with a host")
+    if key is None:
+        found.append("LIVEKIT_API_KEY is not set")
+    if secret is None:
+        found.append("LIVEKIT_API_SECRET is not set")
+    problems.extend(found)
+    if found or url is None or key is None or secret is None:
+        return None
+    return LiveKitCredentials(url=url.rstrip("/"), api_key=key, api_secret=secret)
+
+
+def twilio_credentials(env: Mapping[str, str], problems: list[str]) -> TwilioCredentials | None:
+    """TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN, or None with the reasons appended."""
+    sid = text(env, "TWILIO_ACCOUNT_SID")
+    token = text(env, "TWILIO_AUTH_TOKEN")
+    found: list[str] = []
+    if sid is None:
+        found.append("TWILIO_ACCOUNT_SID is not set")
+    elif not sid.startswith("AC"):
+        found.append(f"TWILIO_ACCOUNT_SID={sid!r} does not start with 'AC'")
+    if token is None:
+        found.append("TWILIO_AUTH_TOKEN is not set")
+    problems.extend(found)
+    if found or sid is None or token is None:
+        return None
+    return TwilioCredentials(account_sid=sid, auth_token=token)
+
+
+def agent_name(env: Mapping[str, str], override: str | None = None) -> str:
+    """The name the worker registers under; dispatch by any other name reaches no agent."""
+    return override or text(env, "AGENT_NAME") or DEFAULT_AGENT_NAME
+
+
+class ConfigError(ValueError):
+    """One or more settings are missing or malformed; ``problems`` has one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_calls: int = 200
+    max_call_seconds: float = 3600.0
+    max_message_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the sidecar needs; the model's own settings are read by ``agent.model``."""
+
+    public_url: str | None = None
+    stream_secret: str | None = None
+    twilio_auth_token: str | None = None
+    """Enables signature checks; without it the sidecar runs in (loudly logged) dev mode."""
+    twilio: TwilioCredentials | None = None
+    """REST credentials (hang-up through the API, transfers), when both are configured."""
+    openai_api_key: str | None = None
+    livekit: LiveKitCredentials | None = None
+    agent_name: str = DEFAULT_AGENT_NAME
+    limits: Limits = field(default_factory=Limits)
+    turn_log: str | None = None
+
+    @property
+    def mode(self) -> str:
+        """``bridge`` when LiveKit is configured, else ``local`` (agent inside the sidecar)."""
+        return "bridge" if self.livekit else "local"
+
+    @property
+    def model_source(self) -> str:
+        return "openai" if self.openai_api_key else "simulator"
+
+
+def _parsed(
+    env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T, problems: list[str]
+) -> T:
+    raw = text(env, name)
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except ValueError:
+        problems.append(f"{name}={raw!r} is not a positive number")
+        return default
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(raw)
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(raw)
+    return value
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """Build validated sidecar settings from a mapping (use :func:`load_env` for the real one)."""
+    problems: list[str] = []
+    public_url = text(env, "PUBLIC_URL")
+    if public_url is not None:
+        parts = urlsplit(public_url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            problems.append(f"PUBLIC_URL={public_url!r} is not an http(s):// URL with a host")
+        public_url = public_url.rstrip("/")
+    livekit = livekit_credentials(env, problems) if text(env, "LIVEKIT_URL") else None
+    auth_token = text(env, "TWILIO_AUTH_TOKEN")
+    twilio = None
+    if text(env, "TWILIO_ACCOUNT_SID") is not None:
+        twilio = twilio_credentials(env, problems)
+    if auth_token is not None and text(env, "PUBLIC_URL") is None:
+        problems.append(
+            "PUBLIC_URL is required when TWILIO_AUTH_TOKEN is set: Twilio signs the public URL "
+            "it called, which a proxy's Host header does not reliably give"
+        )
+    defaults = Limits()
+    limits = Limits(
+        max_calls=_parsed(env, "TRUNKLINE_MAX_CALLS", _positive_int, defaults.max_calls, problems),
+        max_call_seconds=_parsed(
+            env, "TRUNKLINE_MAX_CALL_SECONDS", _positive_float, defaults.max_call_seconds, problems
+        ),
+        max_message_bytes=_parsed(
+            env, "TRUNKLINE_MAX_MESSAGE_BYTES", _positive_int, defaults.max_message_bytes, problems
+        ),
+    )
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        public_url=public_url,
+        stream_secret=text(env, "TRUNKLINE_STREAM_SECRET"),
+        twilio_auth_token=auth_token,
+        twilio=twilio,
+        openai_api_key=text(env, "OPENAI_API_KEY"),
+        livekit=livekit,
+        agent_name=agent_name(env),
+        limits=limits,
+        turn_log=text(env, "TRUNKLINE_TURN_LOG"),
+    )
+
+
+def load_settings(env_file: str | Path | None = DEFAULT_ENV_FILE) -> Settings:
+    return settings_from_env(load_env(env_file))
