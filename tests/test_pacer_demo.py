@@ -69,7 +69,7 @@ def test_wav_and_png_are_written(tmp_path: Path) -> None:
 def test_stats_table_shows_both_replies() -> None:
     played = SegmentStats(0, 8000, 160, first_audio_at=1.0, hold=0.06, first_frame_at=1.06)
     played.pushed_samples = played.emitted_samples = 24760
-    cut = SegmentStats(1, 8000, 160, first_audio_at=5.0, hold=0.25, cover=0.28)
+    cut = SegmentStats(1, 8000, 160, first_audio_at=5.0, hold=0.12, hold_limit=0.25, cover=0.28)
     cut.emitted_samples = 8320
     run = pacer_demo.DemoRun(
         log=FrameLog(now=lambda: 0.0),
@@ -83,7 +83,7 @@ def test_stats_table_shows_both_replies() -> None:
     console.print(pacer_demo.stats_table(run))
     text = console.export_text()
     assert "24760 samples" in text and "8320 samples" in text
-    assert "280 ms" in text and "60 ms" in text
+    assert "280 ms" in text and "120 ms" in text and "250 ms" in text
 
 
 @pytest.mark.slow

@@ -1,5 +1,7 @@
 """The pacer at work on a bursty reply: what a caller's line receives, paced and not.
 
+Run it with ``python -m trunkline.pacer_demo`` (``make demo`` places a whole simulated call).
+
 A realtime model delivers a reply in bursts — 50–500 ms chunks after stalls of up to 300 ms,
 faster than real time on average. Forwarding each burst as it arrives (what most Twilio demos
 do) puts a second of audio on the wire at once and nothing for the next 300 ms; the pacer sends
@@ -208,8 +210,9 @@ def stats_table(run: DemoRun) -> Table:
         ("audio pushed", lambda s: ms(s.pushed_samples / s.sample_rate)),
         ("frames sent", lambda s: str(s.frames_out)),
         ("audio sent (exact position)", lambda s: f"{s.emitted_samples} samples"),
-        ("start wait: longest allowed", lambda s: ms(s.hold)),
-        ("start wait: learned stall to cover", lambda s: ms(s.cover)),
+        ("start hold applied", lambda s: ms(s.hold)),
+        ("  longest it could wait", lambda s: ms(s.hold_limit)),
+        ("  learned stall to cover", lambda s: ms(s.cover)),
         ("first audio in → first frame out", lambda s: ms(s.first_frame_latency)),
         ("underruns (silence inserted)", lambda s: f"{s.underruns} ({s.underrun_ms:.0f} ms)"),
         ("late ticks (max lateness)", lambda s: f"{s.late_ticks} ({s.max_lateness * 1000:.1f} ms)"),
@@ -237,3 +240,7 @@ def main(out_dir: Path = Path("out")) -> int:
         f"the pacer sent one per slot.\nwrote {wav} (what the paced line carried) and {png}"
     )
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -76,6 +76,7 @@ async def test_flush_starts_a_holding_segment_at_once(
     s.flush()
     clock.advance(0.2)
     assert sink.times()[0] == pytest.approx(T0 + 0.01)
+    assert sink.ended[0].hold == pytest.approx(0.005)  # what it got, not the 60 ms it may
     # 400 samples: two full frames and a padded one
     assert [f.content for f in sink.frames] == [F, F, 80]
     assert sink.frames[-1].pcm[80:].tolist() == [0] * 80
@@ -406,6 +407,7 @@ async def test_cover_starts_once_the_queued_audio_covers_the_learned_stall(
     second = s.current_segment
     assert second is not None and second.cover == pytest.approx(0.195)
     assert second.first_frame_at == pytest.approx(t)
+    assert second.hold == 0.0 and second.hold_limit == pytest.approx(0.25)
     s.flush()
     clock.advance(1.0)
 
@@ -418,6 +420,7 @@ async def test_cover_starts_once_the_queued_audio_covers_the_learned_stall(
     assert sink.ended[-1].index == 1
     third = s.current_segment
     assert third is not None and third.first_frame_at == pytest.approx(t + 0.12)
+    assert third.hold == pytest.approx(0.12)
     s.flush()
     clock.advance(1.0)
 

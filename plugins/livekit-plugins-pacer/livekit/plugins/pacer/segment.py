@@ -73,7 +73,7 @@ class Segment:
 
     def start_time(self) -> float:
         """When the segment may start: its hold, its cover, or its flush, whichever is first."""
-        start = self.stats.first_audio_at + self.stats.hold
+        start = self.stats.first_audio_at + self.stats.hold_limit
         if self.covered_at is not None:
             start = min(start, max(self.covered_at, self.earliest))
         if self.flushed_at is not None:

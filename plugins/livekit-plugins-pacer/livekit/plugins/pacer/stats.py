@@ -20,7 +20,11 @@ class SegmentStats:
     first_audio_at: float
     """When the segment's first audio was pushed."""
     hold: float = 0.0
-    """The longest it could wait to start, in seconds after ``first_audio_at``."""
+    """The start hold it got: seconds from its first audio to the start the pacer chose
+    (before grid alignment and lateness; see ``first_frame_latency`` for both). Until it
+    starts, the longest it may wait."""
+    hold_limit: float = 0.0
+    """The longest it could have waited to start."""
     cover: float | None = None
     """It could start sooner, once this much audio (seconds) was queued: the learned stall."""
     first_frame_at: float | None = None

@@ -307,6 +307,7 @@ class PacedStream:
             frame_samples=self.frame_samples,
             first_audio_at=now,
             hold=rule.hold,
+            hold_limit=rule.hold,
             cover=rule.cover,
         )
         self._next_index += 1
@@ -375,6 +376,7 @@ class PacedStream:
                 hold_slot = ticker.slot_at_or_after(start)
                 if ticker.slot_time(hold_slot) > now + _EPS:
                     return hold_slot
+                seg.stats.hold = start - seg.stats.first_audio_at
                 first = hold_slot
                 if self._resume_slot is not None:
                     first = max(first, self._resume_slot)
