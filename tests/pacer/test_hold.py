@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from livekit.plugins.pacer import AdaptiveHold, needed_hold
+from livekit.plugins.pacer.hold import StartRule, longest_stall
 
 F = 160
 RATE = 8000
@@ -41,44 +42,75 @@ def test_no_arrivals_needs_nothing() -> None:
     assert need([], 0) == 0.0
 
 
+def test_longest_stall() -> None:
+    assert longest_stall([(0.0, 0), (0.1, 800), (0.4, 1600), (0.45, 2000)]) == pytest.approx(0.3)
+    assert longest_stall([(0.0, 0)]) == 0.0
+
+
 def test_first_segment_uses_the_initial_hold() -> None:
-    assert AdaptiveHold(initial=0.06).current() == 0.06
+    for strategy in ("cover", "delay"):
+        assert AdaptiveHold(initial=0.06, strategy=strategy).rule() == StartRule(hold=0.06)
 
 
-def test_high_percentile_of_recent_needs() -> None:
-    hold = AdaptiveHold(initial=0.06, percentile=0.9, window=10)
+def delay_hold(**kw: float) -> AdaptiveHold:
+    return AdaptiveHold(strategy="delay", **kw)  # type: ignore[arg-type]
+
+
+def test_delay_holds_for_a_high_percentile_of_recent_needs() -> None:
+    hold = delay_hold(initial=0.06, percentile=0.9, window=10)
     for n in [0.0] * 8 + [0.1, 0.2]:
-        hold.observe(n)
-    assert hold.current() == pytest.approx(0.1)  # nearest rank: the 9th of 10
-    hold.observe(0.0)  # the 0.0 at the front of the window leaves
-    assert hold.current() == pytest.approx(0.1)
+        hold.observe(needed=n, stall=0.0)
+    assert hold.rule().hold == pytest.approx(0.1)  # nearest rank: the 9th of 10
+    assert hold.rule().cover is None
+    hold.observe(needed=0.0, stall=0.0)  # a 0.0 at the front of the window leaves
+    assert hold.rule().hold == pytest.approx(0.1)
 
 
 def test_old_needs_leave_the_window() -> None:
-    hold = AdaptiveHold(window=3)
-    hold.observe(0.2)
+    hold = delay_hold(window=3)
+    hold.observe(needed=0.2, stall=0.3)
     for _ in range(3):
-        hold.observe(0.01)
+        hold.observe(needed=0.01, stall=0.05)
     assert hold.needs == pytest.approx([0.01] * 3)
-    assert hold.current() == pytest.approx(0.01)
+    assert hold.stalls == pytest.approx([0.05] * 3)
+    assert hold.rule().hold == pytest.approx(0.01)
 
 
-def test_cap_floor_and_disabled() -> None:
-    hold = AdaptiveHold(max_hold=0.25, min_hold=0.02)
-    hold.observe(2.0)
-    assert hold.current() == 0.25
-    low = AdaptiveHold(min_hold=0.02)
-    low.observe(0.0)
-    assert low.current() == 0.02
+def test_delay_cap_and_floor() -> None:
+    hold = delay_hold(max_hold=0.25, min_hold=0.02)
+    hold.observe(needed=2.0, stall=0.0)
+    assert hold.rule().hold == 0.25
+    low = delay_hold(min_hold=0.02)
+    low.observe(needed=0.0, stall=0.0)
+    assert low.rule().hold == 0.02
+
+
+def test_cover_waits_for_the_learned_stall_at_most_max_hold() -> None:
+    hold = AdaptiveHold(max_hold=0.25, min_hold=0.01, percentile=0.9)
+    hold.observe(needed=0.0, stall=0.28)
+    hold.observe(needed=0.1, stall=0.12)
+    rule = hold.rule()
+    assert (rule.hold, rule.min_hold) == (0.25, 0.01)
+    assert rule.cover == pytest.approx(0.28)
+
+
+def test_not_adaptive_keeps_the_initial_hold() -> None:
     fixed = AdaptiveHold(initial=0.08, adaptive=False)
-    fixed.observe(0.2)
-    assert fixed.current() == 0.08 and not fixed.adaptive
+    fixed.observe(needed=0.2, stall=0.3)
+    assert fixed.rule() == StartRule(hold=0.08) and not fixed.adaptive
 
 
 @pytest.mark.parametrize(
     "kw",
-    [{"percentile": 0.0}, {"percentile": 1.5}, {"window": 0}, {"min_hold": 0.3}, {"initial": -1}],
+    [
+        {"percentile": 0.0},
+        {"percentile": 1.5},
+        {"window": 0},
+        {"min_hold": 0.3},
+        {"initial": -1},
+        {"strategy": "bytes"},
+    ],
 )
-def test_bad_settings(kw: dict[str, float]) -> None:
+def test_bad_settings(kw: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         AdaptiveHold(**kw)  # type: ignore[arg-type]

@@ -23,6 +23,12 @@ T0 = 1000.0
 F = 160  # 20 ms at 8 kHz
 
 
+def to_grid(clock: VirtualClock, ticker: Ticker) -> float:
+    """Move to the next grid slot, so starts and deadlines below fall on round numbers."""
+    clock.advance_to(ticker.slot_time(ticker.slot_at_or_after(clock.now())))
+    return clock.now()
+
+
 def stream(
     sink: RecordingSink, ticker: Ticker, **kw: object
 ) -> PacedStream:  # keeps each test's knobs visible
@@ -70,6 +76,7 @@ async def test_flush_starts_a_holding_segment_at_once(
     s.flush()
     clock.advance(0.2)
     assert sink.times()[0] == pytest.approx(T0 + 0.01)
+    assert sink.ended[0].hold == pytest.approx(0.005)  # what it got, not the 60 ms it may
     # 400 samples: two full frames and a padded one
     assert [f.content for f in sink.frames] == [F, F, 80]
     assert sink.frames[-1].pcm[80:].tolist() == [0] * 80
@@ -125,6 +132,19 @@ async def test_segment_ends_with_its_last_frame(
     seg = sink.ended[0]
     assert seg.flushed and not seg.interrupted
     assert seg.frames_out == 7 and seg.emitted_samples == 1010 and seg.padded_samples == 110
+
+
+async def test_a_whole_frame_segment_ends_with_its_last_frame_not_a_tick_later(
+    clock: VirtualClock, ticker: Ticker, sink: RecordingSink
+) -> None:
+    s = stream(sink, ticker)
+    await s.push(ramp(5 * F))
+    clock.advance(0.07)  # frames at .06 and .08 are steady-state ones
+    s.flush()
+    clock.advance(1.0)
+    assert len(sink.frames) == 5
+    assert sink.events[-1] == ("end", sink.frames[-1].at, 0)
+    assert sink.frames[-1].at == pytest.approx(T0 + 0.14)
 
 
 async def test_flush_after_the_queue_ran_dry_ends_at_once(
@@ -328,10 +348,10 @@ async def test_segments_queued_back_to_back_play_contiguously(
     assert [e[0] for e in sink.events] == ["start", "end", "start", "end"]
 
 
-async def test_adaptive_hold_learns_the_stall_it_would_have_needed(
+async def test_delay_hold_learns_the_start_delay_it_would_have_needed(
     clock: VirtualClock, ticker: Ticker, sink: RecordingSink
 ) -> None:
-    s = stream(sink, ticker, prebuffer_ms=60)
+    s = stream(sink, ticker, adaptive_hold=AdaptiveHold(initial=0.06, strategy="delay"))
 
     async def stalled_reply() -> None:
         await s.push(ramp(400))  # 50 ms, then the model stalls 195 ms
@@ -353,10 +373,10 @@ async def test_adaptive_hold_learns_the_stall_it_would_have_needed(
     assert s.stats.holds == pytest.approx([0.06, 0.155])
 
 
-async def test_adaptive_hold_is_capped(
+async def test_delay_hold_is_capped(
     clock: VirtualClock, ticker: Ticker, sink: RecordingSink
 ) -> None:
-    hold = AdaptiveHold(initial=0.06, max_hold=0.1)
+    hold = AdaptiveHold(initial=0.06, max_hold=0.1, strategy="delay")
     s = stream(sink, ticker, adaptive_hold=hold)
     await s.push(ramp(400))
     clock.advance(0.5)
@@ -364,7 +384,53 @@ async def test_adaptive_hold_is_capped(
     s.flush()
     clock.advance(1.0)
     assert sink.ended[0].needed_hold == pytest.approx(0.46)
-    assert hold.current() == pytest.approx(0.1)
+    assert hold.rule().hold == pytest.approx(0.1)
+
+
+async def test_cover_starts_once_the_queued_audio_covers_the_learned_stall(
+    clock: VirtualClock, ticker: Ticker, sink: RecordingSink
+) -> None:
+    s = stream(sink, ticker)  # adaptive by default, "cover" strategy
+    # reply 1 (hold 60 ms): 50 ms, a 195 ms stall, the rest
+    await s.push(ramp(400))
+    clock.advance(0.195)
+    await s.push(ramp(1600))
+    s.flush()
+    clock.advance(1.005)
+    assert sink.ended[0].longest_stall == pytest.approx(0.195)
+    assert sink.ended[0].underruns == 1
+
+    # reply 2 opens with 250 ms of audio: it covers the stall, so it starts at once
+    t = clock.now()
+    await s.push(ramp(2000))
+    clock.advance(0.001)
+    second = s.current_segment
+    assert second is not None and second.cover == pytest.approx(0.195)
+    assert second.first_frame_at == pytest.approx(t)
+    assert second.hold == 0.0 and second.hold_limit == pytest.approx(0.25)
+    s.flush()
+    clock.advance(1.0)
+
+    # reply 3 opens short: it waits until 195 ms are queued (at +120 ms here) ...
+    t = to_grid(clock, ticker)
+    await s.push(ramp(800))
+    clock.advance(0.12)
+    await s.push(ramp(800))
+    clock.advance(0.001)
+    assert sink.ended[-1].index == 1
+    third = s.current_segment
+    assert third is not None and third.first_frame_at == pytest.approx(t + 0.12)
+    assert third.hold == pytest.approx(0.12)
+    s.flush()
+    clock.advance(1.0)
+
+    # ... and reply 4 never covers it: it starts when max_hold (250 ms) is up
+    t = to_grid(clock, ticker)
+    await s.push(ramp(400))
+    clock.advance(0.3)
+    fourth = s.current_segment
+    assert fourth is not None and fourth.first_frame_at == pytest.approx(t + 0.25)
+    assert fourth.hold == pytest.approx(0.25)
 
 
 async def test_fixed_hold_when_not_adaptive(

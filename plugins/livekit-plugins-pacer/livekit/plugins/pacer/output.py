@@ -271,14 +271,13 @@ class PacedAudioOutput(io.AudioOutput):
         entry = self._by_segment.get(id(frame.segment))
         if entry is None or self._writer is None:
             return
-        audio = to_audio_frame(frame)
 
-        async def hand_over() -> None:
+        async def hand_over() -> None:  # on the writer's task, off the ticker's hot path
             assert entry.timeline is not None and self.next_in_chain is not None
             entry.timeline.add_frame(len(frame.pcm), frame.content_samples)
             entry.handed = True
             self._inner_open = True
-            await self.next_in_chain.capture_frame(audio)
+            await self.next_in_chain.capture_frame(to_audio_frame(frame))
 
         self._writer.submit(hand_over)
 

@@ -13,56 +13,81 @@ Pcm = npt.NDArray[np.int16]
 
 
 class Segment:
-    """FIFO of pushed chunks, cut into frames without copying when a frame lies in one chunk."""
+    """Pushed audio cut into frames as it arrives, so sending a frame is one ``popleft``.
 
-    __slots__ = ("_chunks", "_head", "arrivals", "flushed_at", "queued", "stats")
+    Cutting at push time does the per-frame slicing in one vectorised pass while the chunk is
+    hot in cache; the ticker, which touches every stream every 20 ms, then does almost nothing
+    per stream. Frames are views of the pushed chunk (no copy) except one that straddles two
+    chunks.
+    """
+
+    __slots__ = (
+        "_frames",
+        "_partial",
+        "arrivals",
+        "cover_samples",
+        "covered_at",
+        "earliest",
+        "flushed_at",
+        "frame_samples",
+        "queued",
+        "stats",
+    )
 
     def __init__(self, stats: SegmentStats) -> None:
         self.stats = stats
-        self._chunks: deque[Pcm] = deque()
-        self._head = 0
+        self.frame_samples = stats.frame_samples
+        self._frames: deque[Pcm] = deque()
+        self._partial: Pcm | None = None
         self.queued = 0
         self.arrivals: list[tuple[float, int]] = []
         self.flushed_at: float | None = None
+        self.cover_samples: int | None = None
+        """Start once this much is queued (the learned stall), if the rule says so."""
+        self.covered_at: float | None = None
+        self.earliest = stats.first_audio_at
 
     @property
     def flushed(self) -> bool:
         return self.flushed_at is not None
 
     def append(self, pcm: Pcm, now: float) -> None:
-        self.arrivals.append((now, self.stats.pushed_samples))
-        self._chunks.append(pcm)
-        self.queued += len(pcm)
-        self.stats.pushed_samples += len(pcm)
+        stats = self.stats
+        self.arrivals.append((now, stats.pushed_samples))
+        n = len(pcm)
+        self.queued += n
+        stats.pushed_samples += n
+        if self._partial is not None:
+            pcm = np.concatenate((self._partial, pcm))
+        whole = len(pcm) // self.frame_samples
+        cut = whole * self.frame_samples
+        if whole:
+            self._frames.extend(pcm[:cut].reshape(whole, self.frame_samples))
+        self._partial = pcm[cut:] if cut < len(pcm) else None
+        if (
+            self.covered_at is None
+            and self.cover_samples is not None
+            and stats.pushed_samples >= self.cover_samples
+        ):
+            self.covered_at = now
 
-    def take(self, n: int) -> Pcm:
-        """Remove and return the next ``n`` samples (``n <= queued``)."""
-        head = self._chunks[0]
-        start = self._head
-        end = start + n
-        size = len(head)
-        if end < size:
-            self._head = end
-            self.queued -= n
-            return head[start:end]
-        if end == size:
-            self._chunks.popleft()
-            self._head = 0
-            self.queued -= n
-            return head[start:end]
-        parts: list[Pcm] = []
-        need = n
-        while need:
-            head = self._chunks[0]
-            avail = len(head) - self._head
-            if avail <= need:
-                parts.append(head[self._head :])
-                self._chunks.popleft()
-                self._head = 0
-                need -= avail
-            else:
-                parts.append(head[self._head : self._head + need])
-                self._head += need
-                need = 0
-        self.queued -= n
-        return np.concatenate(parts)
+    def start_time(self) -> float:
+        """When the segment may start: its hold, its cover, or its flush, whichever is first."""
+        start = self.stats.first_audio_at + self.stats.hold_limit
+        if self.covered_at is not None:
+            start = min(start, max(self.covered_at, self.earliest))
+        if self.flushed_at is not None:
+            start = min(start, self.flushed_at)
+        return start
+
+    def take_frame(self) -> Pcm:
+        """The next whole frame (``queued >= frame_samples``)."""
+        self.queued -= self.frame_samples
+        return self._frames.popleft()
+
+    def take_rest(self) -> Pcm:
+        """Everything queued, when less than a frame is left."""
+        rest = self._partial
+        self._partial = None
+        self.queued = 0
+        return rest if rest is not None else np.zeros(0, dtype=np.int16)

@@ -35,8 +35,7 @@ class AudioSourceSink:
         pass
 
     def on_frame(self, frame: PacedFrame) -> None:
-        audio = to_audio_frame(frame)
-        self._writer.submit(lambda: self._source.capture_frame(audio))
+        self._writer.submit(lambda: self._source.capture_frame(to_audio_frame(frame)))
 
     def on_segment_end(self, segment: SegmentStats) -> None:
         if segment.interrupted:

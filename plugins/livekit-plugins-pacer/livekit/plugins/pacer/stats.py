@@ -20,7 +20,13 @@ class SegmentStats:
     first_audio_at: float
     """When the segment's first audio was pushed."""
     hold: float = 0.0
-    """The start hold chosen for it, in seconds after ``first_audio_at``."""
+    """The start hold it got: seconds from its first audio to the start the pacer chose
+    (before grid alignment and lateness; see ``first_frame_latency`` for both). Until it
+    starts, the longest it may wait."""
+    hold_limit: float = 0.0
+    """The longest it could have waited to start."""
+    cover: float | None = None
+    """It could start sooner, once this much audio (seconds) was queued: the learned stall."""
     first_frame_at: float | None = None
     """When its first frame left the pacer (None if it never started)."""
     ended_at: float | None = None
@@ -40,7 +46,9 @@ class SegmentStats:
     flushed: bool = False
     interrupted: bool = False
     needed_hold: float | None = None
-    """The hold that would have avoided every underrun, known once the segment is flushed."""
+    """The hold that would have avoided every underrun, known once the segment has ended."""
+    longest_stall: float | None = None
+    """The longest wait between two of its chunks, known once the segment has ended."""
 
     @property
     def first_frame_latency(self) -> float | None:

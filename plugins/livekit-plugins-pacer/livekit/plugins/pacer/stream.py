@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .hold import AdaptiveHold, needed_hold
+from .hold import AdaptiveHold, longest_stall, needed_hold
 from .segment import Pcm, Segment
 from .stats import SegmentStats, StreamStats
 from .ticker import QUANTUM_MS, Ticker, shared_ticker
@@ -91,10 +91,10 @@ class PacedStream:
         sink: receives segment starts, frames and segment ends.
         sample_rate: of both the pushed audio and the frames (a multiple of 100 Hz).
         frame_ms: frame length, a multiple of 10 ms (10 and 20 are usual).
-        prebuffer_ms: hold of the first segment; later ones learn theirs when adaptive.
+        prebuffer_ms: hold of the first segment; later ones learn when to start if adaptive.
         lead_ms: how far ahead of its deadline a frame may go out (multiple of 10 ms).
-        adaptive_hold: True (learn, capped at 250 ms), False (always ``prebuffer_ms``), or
-            a configured :class:`AdaptiveHold`.
+        adaptive_hold: True (learn, waiting at most 250 ms), False (always ``prebuffer_ms``),
+            or a configured :class:`AdaptiveHold`.
         max_buffer_ms: ``push`` waits while more than this is queued (backpressure).
         ticker: defaults to the running loop's shared ticker.
         on_stats: called with each segment's stats when it ends, cleared or not.
@@ -213,10 +213,12 @@ class PacedStream:
         self._queued += len(samples)
         if self._queued > seg.stats.queue_high_water_samples:
             seg.stats.queue_high_water_samples = self._queued
-        if seg is self._segments[0] and (
-            (not self._playing and not self._ticker.is_booked(self)) or self._awaiting_audio
-        ):
-            self._run(now)
+        if seg is self._segments[0]:
+            if self._playing:
+                if self._awaiting_audio:
+                    self._run(now)
+            elif seg.covered_at == now or not self._ticker.is_booked(self):
+                self._run(now)
         return seg.stats
 
     def flush(self) -> None:
@@ -298,15 +300,21 @@ class PacedStream:
             self._ticker.book(self, nxt)
 
     def _open_segment(self, now: float) -> Segment:
+        rule = self._hold.rule()
         stats = SegmentStats(
             index=self._next_index,
             sample_rate=self.sample_rate,
             frame_samples=self.frame_samples,
             first_audio_at=now,
-            hold=self._hold.current(),
+            hold=rule.hold,
+            hold_limit=rule.hold,
+            cover=rule.cover,
         )
         self._next_index += 1
         seg = Segment(stats)
+        if rule.cover is not None:
+            seg.cover_samples = round(rule.cover * self.sample_rate)
+            seg.earliest = now + rule.min_hold
         self._segments.append(seg)
         self._open = seg
         self._idle.clear()
@@ -319,19 +327,56 @@ class PacedStream:
 
     def on_tick(self, now: float) -> int | None:
         """Send whatever is due at ``now``; return the slot to wake at next (None: nothing to
-        do until the producer acts). The ticker calls this; so do push, flush and resume."""
+        do until the producer acts). The ticker calls this; so do push, flush and resume.
+
+        The steady state — playing, a whole frame queued that is not the segment's last,
+        exactly one frame due, on time — is served inline: it is what runs for every stream
+        every frame, and the general path below costs about twice as much per frame.
+        """
+        seg = self._segments[0] if self._playing and not self._paused else None
+        if (
+            seg is not None
+            and (seg.queued > self.frame_samples or seg.flushed_at is None)
+            and seg.queued >= self.frame_samples
+            and not self._blocked
+        ):
+            slot = self._next_slot
+            deadline = self._origin + slot * self._quantum
+            lateness = now - deadline
+            horizon = now + self._lead_s + _EPS
+            nxt = slot + self._frame_slots
+            stats = seg.stats
+            if (
+                deadline <= horizon < self._origin + nxt * self._quantum
+                and lateness < self._frame_s - _EPS
+                and stats.frames_out
+            ):
+                if lateness > stats.max_lateness:
+                    stats.max_lateness = lateness
+                self._next_slot = nxt
+                self._queued -= self.frame_samples
+                self._starved = False
+                stats.frames_out += 1
+                stats.emitted_samples += self.frame_samples
+                self._sink.on_frame(
+                    PacedFrame(seg.take_frame(), self.frame_samples, deadline, stats)
+                )
+                return nxt - self._lead_slots
+        return self._service(now)
+
+    def _service(self, now: float) -> int | None:
+        """The general path: holds, starts, ends, underruns, lead refills and catch-up."""
         if self._paused or self._closed:
             return None
         ticker = self._ticker
         while self._segments:
             seg = self._segments[0]
             if not self._playing:
-                start = seg.stats.first_audio_at + seg.stats.hold
-                if seg.flushed_at is not None:
-                    start = min(start, seg.flushed_at)
+                start = seg.start_time()
                 hold_slot = ticker.slot_at_or_after(start)
                 if ticker.slot_time(hold_slot) > now + _EPS:
                     return hold_slot
+                seg.stats.hold = start - seg.stats.first_audio_at
                 first = hold_slot
                 if self._resume_slot is not None:
                     first = max(first, self._resume_slot)
@@ -348,7 +393,7 @@ class PacedStream:
 
     def _emit_due(self, seg: Segment, now: float) -> int | None:
         """Send the head segment's due frames. Returns the wake slot, or None when the segment
-        has been sent completely. This runs once per frame per stream: kept lean on purpose."""
+        has been sent completely."""
         stats = seg.stats
         frame_samples = self.frame_samples
         origin, quantum = self._origin, self._quantum
@@ -380,11 +425,11 @@ class PacedStream:
                 self._next_slot = slot
                 return slot - self._lead_slots
             if queued >= frame_samples:
-                pcm = seg.take(frame_samples)
+                pcm = seg.take_frame()
                 content = frame_samples
                 self._starved = False
             elif flushed:
-                pcm = np.concatenate([seg.take(queued), silence[queued:]])
+                pcm = np.concatenate([seg.take_rest(), silence[queued:]])
                 content = queued
                 stats.padded_samples += frame_samples - queued
             elif deadline > now + _EPS:
@@ -394,7 +439,7 @@ class PacedStream:
                 return slot
             else:
                 # due and short of a frame: the producer is late
-                pcm = np.concatenate([seg.take(queued), silence[queued:]]) if queued else silence
+                pcm = np.concatenate([seg.take_rest(), silence[queued:]]) if queued else silence
                 content = queued
                 if not self._starved:
                     stats.underruns += 1
@@ -427,7 +472,8 @@ class PacedStream:
             frame_samples=self.frame_samples,
             sample_rate=self.sample_rate,
         )
-        self._hold.observe(stats.needed_hold)
+        stats.longest_stall = longest_stall(seg.arrivals)
+        self._hold.observe(needed=stats.needed_hold, stall=stats.longest_stall)
         self._segments.popleft()
         self._resume_slot = self._next_slot
         self._reset_playhead()

@@ -109,6 +109,7 @@ class Ticker:
         now = self._clock.now()
         current = self.slot_at_or_before(now)
         heap, buckets = self._heap, self._buckets
+        last_slot, last_bucket = -1, []  # most clients rebook the same slot: skip the lookup
         self._firing = True
         try:
             while heap and heap[0] <= current:
@@ -122,16 +123,21 @@ class Ticker:
                     except Exception:
                         logger.exception("paced stream failed on tick; it is no longer paced")
                         continue
-                    if nxt is not None:
-                        if nxt <= current:
-                            nxt = current + 1
-                        client.tick_slot = nxt
-                        bucket = buckets.get(nxt)
-                        if bucket is None:
-                            buckets[nxt] = [client]
-                            heapq.heappush(heap, nxt)
-                        else:
-                            bucket.append(client)
+                    if nxt is None:
+                        continue
+                    if nxt <= current:
+                        nxt = current + 1
+                    client.tick_slot = nxt
+                    if nxt == last_slot:
+                        last_bucket.append(client)
+                        continue
+                    bucket = buckets.get(nxt)
+                    if bucket is None:
+                        bucket = buckets[nxt] = [client]
+                        heapq.heappush(heap, nxt)
+                    else:
+                        bucket.append(client)
+                    last_slot, last_bucket = nxt, bucket
         finally:
             self._firing = False
         self._arm()
