@@ -28,13 +28,10 @@ import contextlib
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -48,43 +45,11 @@ from sip.caller.call import CallerOptions, SimulatedCaller
 from sip.caller.cli import default_speech
 from sip.caller.results import CallResult
 from sip.caller.runner import load_speech
+from trunkline.child import child_process, free_port, trunkline_command, wait_http
 
 VAD_SILENCE_MS = 500
 SIDECAR_CORE = 0
 OTHER_CORE = 1
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def process(cmd: list[str], core: int, env: dict[str, str], log: Path) -> Iterator[psutil.Popen]:
-    with log.open("w") as out:
-        proc = psutil.Popen(["taskset", "-c", str(core), *cmd], env=env, stdout=out,
-                            stderr=subprocess.STDOUT)  # fmt: skip
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except psutil.TimeoutExpired:
-                proc.kill()
-
-
-async def wait_http(url: str, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(url) as resp:
-                    if resp.status < 500:
-                        return
-            await asyncio.sleep(0.2)
-    raise TimeoutError(url)
 
 
 @dataclass
@@ -152,13 +117,15 @@ async def run_level(n: int, args: argparse.Namespace, sim_url: str, out: Path) -
     env |= {"TRUNKLINE_SIM_URL": sim_url, "TRUNKLINE_MAX_CALLS": "1000"}
     speech = load_speech(default_speech())
     with tempfile.NamedTemporaryFile("w", suffix=".env") as empty:
-        cmd = [
-            sys.executable, "-m", "trunkline.cli", "--log-level", "warning", "serve",
+        cmd = trunkline_command(
+            "--log-level", "warning", "serve",
             "--port", str(port), "--env-file", empty.name, "--turn-log", str(turn_log),
-        ]  # fmt: skip
-        with process(cmd, SIDECAR_CORE, env, out / f"sidecar-{n}.log") as proc:
+        )  # fmt: skip
+        log = out / f"sidecar-{n}.log"
+        with child_process(cmd, log, env=env, core=SIDECAR_CORE) as child:
+            proc = psutil.Process(child.pid)  # taskset execs the command: same pid
             url = f"http://127.0.0.1:{port}"
-            await wait_http(f"{url}/healthz")
+            await wait_http(f"{url}/healthz", what="the sidecar")
             await one_call(url, speech, 0, seed=999)  # warm-up: imports, first session
             await asyncio.sleep(1)
             baseline = proc.memory_info().rss
@@ -216,12 +183,13 @@ async def main_async(args: argparse.Namespace) -> list[Row]:
     out: Path = args.out
     os.sched_setaffinity(0, {OTHER_CORE})
     sim_port = free_port()
-    sim_cmd = [sys.executable, "-m", "trunkline.cli", "--log-level", "warning", "sim",
-               "--port", str(sim_port), "--think-ms", str(args.think_ms), "--chunking", "steady",
-               "--seed", "1"]  # fmt: skip
+    sim_cmd = trunkline_command(
+        "--log-level", "warning", "sim", "--port", str(sim_port),
+        "--think-ms", str(args.think_ms), "--chunking", "steady", "--seed", "1",
+    )  # fmt: skip
     rows = []
-    with process(sim_cmd, OTHER_CORE, dict(os.environ), out / "sim.log"):
-        await wait_http(f"http://127.0.0.1:{sim_port}/")
+    with child_process(sim_cmd, out / "sim.log", core=OTHER_CORE):
+        await wait_http(f"http://127.0.0.1:{sim_port}/", what="the simulator")
         for n in args.calls:
             print(f"N={n} …", file=sys.stderr)
             row = await run_level(n, args, f"http://127.0.0.1:{sim_port}/v1", out)

@@ -28,7 +28,7 @@ from sip.caller.call import FRAME_S
 from sip.caller.results import CallResult
 from sip.caller.runner import place_call
 from sip.twilio.protocol import FRAME_BYTES, SAMPLE_RATE
-from trunkline.demo import free_port, sidecar, wait_ready
+from trunkline.child import embedded_sidecar, free_port, wait_ready
 
 #: How long a freshly started sidecar may take to answer /healthz (imports, model start-up).
 READY_TIMEOUT_S = 120.0
@@ -54,7 +54,9 @@ class TwilioWsRunner:
         script.write_text(plan.script_json(), encoding="utf-8")
         (workdir / "turns.jsonl").unlink(missing_ok=True)
         extra = [*plan.serve_args(script), "--pacer", "on" if self.pacer else "off"]
-        with sidecar(free_port(), workdir / "turns.jsonl", workdir / "sidecar.log", extra) as url:
+        with embedded_sidecar(
+            free_port(), workdir / "turns.jsonl", workdir / "sidecar.log", extra
+        ) as url:
             yield url
 
     async def place_calls(

@@ -12,19 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import aiohttp
 from rich.console import Console
 from rich.table import Table
 
@@ -37,55 +30,12 @@ from sip.caller.cli import default_speech
 from sip.caller.report import turn_table
 from sip.caller.results import CallResult
 from sip.caller.runner import load_speech, place_call
+from trunkline.child import embedded_sidecar, free_port, wait_ready
 
 OUT = Path("out/demo")
-#: What makes the sidecar leave the embedded default; the demo always runs on it.
-MODE_VARIABLES = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "LIVEKIT_URL",
-    "TWILIO_AUTH_TOKEN",
-    "TRUNKLINE_SIM_URL",
-)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def sidecar(port: int, turn_log: Path, log_file: Path, extra: Sequence[str]) -> Iterator[str]:
-    """``trunkline serve`` in a child process on the embedded default; stopped on exit."""
-    env = {k: v for k, v in os.environ.items() if k not in MODE_VARIABLES}
-    with tempfile.NamedTemporaryFile("w", suffix=".env") as empty_env, log_file.open("w") as log:
-        cmd = [
-            sys.executable, "-m", "trunkline.cli", "serve", "--port", str(port),
-            "--env-file", empty_env.name, "--turn-log", str(turn_log), *extra,
-        ]  # fmt: skip
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-async def wait_ready(url: str, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(f"{url}/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.25)
-    raise TimeoutError(f"the sidecar at {url} did not become ready in {timeout_s:.0f} s")
+#: The simulator's lines for the demo's call: a reply to the key press, a reply long enough to
+#: interrupt, and a goodbye that ends the call with the agent's ``end_call`` tool.
+DEMO_SCRIPT = Path(__file__).parent / "data" / "demo_script.json"
 
 
 async def call(url: str, turns: int) -> CallResult:
@@ -130,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default {OUT})")
     parser.add_argument("--turns", type=int, default=3, help="caller turns (default 3)")
     args, serve_args = parser.parse_known_args(argv)
+    if not any(a.startswith("--sim-script") for a in serve_args):
+        serve_args = [*serve_args, "--sim-script", str(DEMO_SCRIPT)]
     out: Path = args.out
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -139,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "[bold]trunkline demo[/]: starting the sidecar (local mode, simulated model), "
         "then calling it like Twilio would…"
     )
-    with sidecar(free_port(), turn_log, out / "sidecar.log", serve_args) as url:
+    with embedded_sidecar(free_port(), turn_log, out / "sidecar.log", serve_args) as url:
         result = asyncio.run(call(url, args.turns))
     result.audio = audio_figures(result)
     with TurnLogWriter(turn_log) as writer:

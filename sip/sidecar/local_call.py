@@ -129,6 +129,9 @@ class LocalAgentCall:
         if self.session is not None:
             await self.session.aclose()
         self.input.close()
+        # the session does not own its outputs: the pacer's delivery task is ours to stop
+        if isinstance(self.output, pacer.PacedAudioOutput):
+            await self.output.aclose()
         if self.model is not None:
             await self.model.aclose()
         logger.info("call %s: agent session closed", self.info.call_id)

@@ -65,7 +65,7 @@ async def test_both_arms_through_a_real_audio_source() -> None:
     # the pacer pads its last frame, so every sample leaves the source, bit for bit
     assert all(t.exact and t.missing_samples == 0 for t in paced.turns)
     # the first reply waits for the pacer's initial 60 ms hold
-    assert paced.turns[0].first_audio_ms >= 55 and paced.turns[0].hold_ms == 60.0
+    assert paced.turns[0].first_audio_ms >= 55 and paced.turns[0].hold_ms == pytest.approx(60.0)
     assert all(t.hold_ms is None for t in unpaced.turns)
     summary = paced.summary(clean_clicks_per_min=100.0)
     assert summary["arm"] == "paced" and summary["bit_exact"] and summary["turns"] == 2
