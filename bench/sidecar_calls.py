@@ -64,6 +64,9 @@ class Row:
     cadence_p99_worst_ms: float
     cpu_pct_core_per_call: float
     sidecar_cpu_pct_of_core: float
+    #: the other core: simulator and callers share it; near 100 % the rig, not the sidecar, limits
+    sim_cpu_pct_of_core: float
+    callers_cpu_pct_of_core: float
     rss_mb_per_call: float
     overhead_median_ms: float
     overhead_p90_ms: float
@@ -109,7 +112,9 @@ async def one_call(url: str, speech: list[list[bytes]], delay: float, seed: int)
         return await SimulatedCaller(options, http).run()
 
 
-async def run_level(n: int, args: argparse.Namespace, sim_url: str, out: Path) -> Row:
+async def run_level(
+    n: int, args: argparse.Namespace, sim_url: str, sim: psutil.Process, out: Path
+) -> Row:
     port = free_port()
     turn_log = out / f"turns-{n}.jsonl"
     turn_log.unlink(missing_ok=True)
@@ -129,7 +134,7 @@ async def run_level(n: int, args: argparse.Namespace, sim_url: str, out: Path) -
             await one_call(url, speech, 0, seed=999)  # warm-up: imports, first session
             await asyncio.sleep(1)
             baseline = proc.memory_info().rss
-            with Sampler(proc) as sampler:
+            with Sampler(proc) as sampler, Sampler(sim) as sim_use, Sampler(psutil.Process()) as me:
                 results = await asyncio.gather(
                     *(one_call(url, speech, 2.0 * i / n, seed=i) for i in range(n)),
                     return_exceptions=True,
@@ -151,7 +156,9 @@ async def run_level(n: int, args: argparse.Namespace, sim_url: str, out: Path) -
         for name in ("turn_detection", "model", "pacing", "transport")
     }
     underruns = sum(r.underruns() for r in agent_lines)
-    underrun_ms = sum(float(r.pacer.get("underrun_ms", 0) or 0) for r in agent_lines)  # type: ignore[arg-type]
+    underrun_ms = sum(
+        v for r in agent_lines if isinstance(v := r.pacer.get("underrun_ms"), int | float)
+    )
     call_seconds = sum(c.duration_s for c in calls) or 1.0
     return Row(
         calls=n,
@@ -164,6 +171,8 @@ async def run_level(n: int, args: argparse.Namespace, sim_url: str, out: Path) -
         cadence_p99_worst_ms=round(max(p99s), 1) if p99s else float("nan"),
         cpu_pct_core_per_call=round(100 * sampler.cpu / call_seconds, 2),
         sidecar_cpu_pct_of_core=round(100 * sampler.cpu / sampler.wall, 1),
+        sim_cpu_pct_of_core=round(100 * sim_use.cpu / sim_use.wall, 1),
+        callers_cpu_pct_of_core=round(100 * me.cpu / me.wall, 1),
         rss_mb_per_call=round((sampler.peak_rss - baseline) / n / 2**20, 2),
         overhead_median_ms=round(float(np.median(overhead)), 1) if overhead else float("nan"),
         overhead_p90_ms=round(float(np.percentile(overhead, 90)), 1) if overhead else float("nan"),
@@ -188,11 +197,12 @@ async def main_async(args: argparse.Namespace) -> list[Row]:
         "--think-ms", str(args.think_ms), "--chunking", "steady", "--seed", "1",
     )  # fmt: skip
     rows = []
-    with child_process(sim_cmd, out / "sim.log", core=OTHER_CORE):
+    with child_process(sim_cmd, out / "sim.log", core=OTHER_CORE) as sim_child:
+        sim = psutil.Process(sim_child.pid)
         await wait_http(f"http://127.0.0.1:{sim_port}/", what="the simulator")
         for n in args.calls:
             print(f"N={n} …", file=sys.stderr)
-            row = await run_level(n, args, f"http://127.0.0.1:{sim_port}/v1", out)
+            row = await run_level(n, args, f"http://127.0.0.1:{sim_port}/v1", sim, out)
             print(json.dumps(asdict(row)), file=sys.stderr)
             rows.append(row)
     return rows
