@@ -39,7 +39,10 @@ import numpy as np
 from livekit import rtc
 from livekit.plugins.pacer import AdaptiveHold, AudioSourceSink, PacedStream
 
-RATE = 24000
+from lab.source_ab import RATE as LOOPBACK_RATE
+from lab.source_ab import Loopback
+
+RATE = LOOPBACK_RATE  # the loopback's rate: one source, one track, one stream
 TURN_S = 3.0
 
 
@@ -77,31 +80,6 @@ class Turn:
 class ModeResult:
     mode: str
     turns: list[Turn] = field(default_factory=list)
-
-
-class Loopback:
-    """A source, its local track and a stream reading it back, collecting per turn."""
-
-    def __init__(self, queue_ms: int) -> None:
-        self.source = rtc.AudioSource(RATE, 1, queue_size_ms=queue_ms)
-        track = rtc.LocalAudioTrack.create_audio_track("agent", self.source)
-        self.stream = rtc.AudioStream.from_track(track=track, sample_rate=RATE, num_channels=1)
-        self.frames: list[tuple[float, np.ndarray]] = []
-        self.task = asyncio.create_task(self._collect())
-
-    async def _collect(self) -> None:
-        async for event in self.stream:
-            pcm = np.frombuffer(event.frame.data, dtype=np.int16).copy()
-            self.frames.append((time.monotonic(), pcm))
-
-    def take(self) -> list[tuple[float, np.ndarray]]:
-        frames, self.frames = self.frames, []
-        return frames
-
-    async def aclose(self) -> None:
-        self.task.cancel()
-        await self.stream.aclose()
-        await self.source.aclose()
 
 
 def measure(frames: list[tuple[float, np.ndarray]], audio: np.ndarray, t_first: float) -> Turn:

@@ -17,7 +17,8 @@ spread over two seconds like real arrivals. Measured:
   pacing, transport), the same split ``make demo`` prints;
 - the reference is N = 1 in the same run: every figure at N is read against it.
 
-Usage: ``python bench/sidecar_calls.py [--calls 1 10 30 60 100] [--think-ms 800] [--out DIR]``
+Usage: ``python bench/sidecar_calls.py [--calls 1 10 30 60 100] [--think-ms 800] [--out DIR]
+[--serve-arg=--prebuffer-ms=0 ...]``
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ async def run_level(
         cmd = trunkline_command(
             "--log-level", "warning", "serve",
             "--port", str(port), "--env-file", empty.name, "--turn-log", str(turn_log),
+            *args.serve_arg,
         )  # fmt: skip
         log = out / f"sidecar-{n}.log"
         with child_process(cmd, log, env=env, core=SIDECAR_CORE) as child:
@@ -213,6 +215,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 10, 30, 60, 100])
     parser.add_argument("--think-ms", type=int, default=800)
     parser.add_argument("--out", type=Path, default=Path("out/bench/sidecar"))
+    parser.add_argument(
+        "--serve-arg",
+        action="append",
+        default=[],
+        help="extra argument for `trunkline serve`, e.g. --serve-arg=--prebuffer-ms=0 (repeat)",
+    )
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     args.out.mkdir(parents=True, exist_ok=True)

@@ -106,8 +106,8 @@ class SourceArm:
 class Loopback:
     """A source, its local track and a stream reading it back, collecting (time, pcm)."""
 
-    def __init__(self) -> None:
-        self.source = rtc.AudioSource(RATE, 1, queue_size_ms=QUEUE_MS)
+    def __init__(self, queue_ms: int = QUEUE_MS) -> None:
+        self.source = rtc.AudioSource(RATE, 1, queue_size_ms=queue_ms)
         track = rtc.LocalAudioTrack.create_audio_track("lab", self.source)
         self.stream = rtc.AudioStream.from_track(track=track, sample_rate=RATE, num_channels=1)
         self.frames: list[tuple[float, Int16Array]] = []
