@@ -25,8 +25,9 @@ def call(heard: np.ndarray, turns: list[TurnResult], greeting: TurnResult | None
 def band_limited_noise(low_hz: float, high_hz: float, seconds: float) -> np.ndarray:
     rng = np.random.default_rng(1)
     sos = signal.butter(8, [low_hz, high_hz], btype="bandpass", fs=RATE, output="sos")
-    x = signal.sosfilt(sos, rng.standard_normal(int(seconds * RATE)))
-    return np.round(x / np.abs(x).max() * 12000).astype(np.int16)
+    x = np.asarray(signal.sosfilt(sos, rng.standard_normal(int(seconds * RATE))), np.float64)
+    pcm: np.ndarray = np.round(x / np.abs(x).max() * 12000).astype(np.int16)
+    return pcm
 
 
 def test_bandwidth_tracks_the_band_the_caller_heard_and_gaps_add_up() -> None:
