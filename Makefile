@@ -9,13 +9,15 @@ UV     := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all venv demo test lint typecheck pytest lock clean help
+.PHONY: all venv demo test lint typecheck pytest lock clean help livekit stack
 
 help:
-	@echo "make demo   - place a simulated call through the sidecar and print its report"
-	@echo "make test   - lint (ruff), type-check (mypy) and run the test suite (pytest)"
-	@echo "make lock   - re-resolve requirements.lock (hashed, no download addresses)"
-	@echo "make clean  - remove the virtualenv and generated output"
+	@echo "make demo     - place a simulated call through the sidecar and print its report"
+	@echo "make test     - lint (ruff), type-check (mypy) and run the test suite (pytest)"
+	@echo "make livekit  - build livekit-server and livekit-sip from their Go modules into .tools/bin"
+	@echo "make stack    - run Redis, livekit-server, livekit-sip, the worker and the sidecar here"
+	@echo "make lock     - re-resolve requirements.lock (hashed, no download addresses)"
+	@echo "make clean    - remove the virtualenv and generated output"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,13 +44,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The real LiveKit servers (versions in scripts/versions.env); a warm re-run takes under a second.
+livekit:
+	scripts/install-livekit
+
+pytest: $(STAMP) livekit
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+stack: $(STAMP) livekit
+	$(BIN)/python -m trunkline.cli stack $(STACK_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python -m trunkline.demo
 
 clean:
-	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) out .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis

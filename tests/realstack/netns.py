@@ -164,11 +164,11 @@ def has_address(address: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tests.livekit_server.netns CMD ARGS...``: run CMD inside a fresh namespace."""
+    """``python -m tests.realstack.netns CMD ARGS...``: run CMD inside a fresh namespace."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(
-            "usage: python -m tests.livekit_server.netns CMD [ARGS...]\n"
+            "usage: python -m tests.realstack.netns CMD [ARGS...]\n"
             f"Runs CMD in a private network namespace where {ADDRESS} is the only "
             "non-loopback address (needs root).",
             file=sys.stderr,
