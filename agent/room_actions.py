@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 
-from livekit import rtc
+from livekit import api, rtc
 from livekit.agents import JobContext
 
 from agent.bridge_contract import RPC_CLEAR, RPC_HANGUP, RPC_TRANSFER
@@ -72,7 +72,17 @@ class RoomCallActions:
         if self._path == "webrtc":
             raise TransferUnsupported("the caller is in a browser, with no phone line to transfer")
         if self._path == "sip":
-            await self._ctx.transfer_sip_participant(self._caller, sip_transfer_target(to))
+            try:
+                await self._ctx.transfer_sip_participant(self._caller, sip_transfer_target(to))
+            except api.TwirpError as e:
+                # the detail is for the operator; the model gets a sentence it can pass on
+                logger.warning(
+                    "call %s: LiveKit did not transfer the call: %s (%s)",
+                    self._call_id,
+                    e.message,
+                    e.code,
+                )
+                raise TransferUnsupported("the phone network did not accept the transfer") from e
             return
         try:
             await self._rpc(RPC_TRANSFER, {"to": to})

@@ -46,6 +46,10 @@ COMMANDS: dict[str, Command] = {
     "report": Command(
         "trunkline.report_command", "per-path latency report from turn logs (JSON lines)"
     ),
+    "stack": Command(
+        "lab.stack_command",
+        "run LiveKit, its SIP gateway, the worker and the sidecar here (make livekit first)",
+    ),
 }
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"

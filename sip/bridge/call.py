@@ -169,9 +169,8 @@ class BridgeCall:
     async def _join(self) -> None:
         """Prepare the room and connect at the same time; publish the caller once both are done.
 
-        The webhook already created the room; creating it again is idempotent and restores the
-        room's settings should LiveKit have closed it since. The agent is dispatched here, when
-        the stream really started, so a webhook whose stream never comes costs no agent.
+        The webhook already created the room with the agent's dispatch; creating it again is
+        idempotent, and brings room and dispatch back should LiveKit have closed the room since.
         """
         prepare = asyncio.ensure_future(self._prepare_room())
         self._connecting = asyncio.ensure_future(self._connect())
@@ -198,10 +197,6 @@ class BridgeCall:
 
     async def _prepare_room(self) -> None:
         await self.rooms.create_room(self.room_name)
-        dispatch = await self.rooms.dispatch_agent(self.room_name)
-        logger.info(
-            "call %s: dispatched agent %r (%s)", self.call_id, self.rooms.agent_name, dispatch
-        )
 
     async def _connect(self) -> None:
         token = self.rooms.join_token(self.info)

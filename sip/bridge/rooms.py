@@ -1,4 +1,4 @@
-"""The LiveKit server calls the bridge makes: create a call's room, dispatch the agent, delete.
+"""The LiveKit server calls the bridge makes: create a call's room with the agent, delete it.
 
 Every call is bounded by ``api_timeout_s``: the webhook decides from the answer to
 ``CreateRoom`` whether to connect the caller or apologise, and Twilio waits on the webhook, so a
@@ -36,6 +36,15 @@ def rtc_url(url: str) -> str:
 
 class LiveKitError(RuntimeError):
     """A LiveKit server call failed or did not answer in time."""
+
+
+def twirp_failure(exc: api.TwirpError) -> str:
+    """What went wrong, for an operator. livekit-server refuses a bad key or secret before
+    its Twirp layer, so that answer carries only its HTTP status (401), no Twirp code."""
+    if exc.status == 401:
+        return "unauthenticated (HTTP 401): check LIVEKIT_API_KEY and LIVEKIT_API_SECRET"
+    detail = f": {exc.message}" if exc.message else ""
+    return f"{exc.code} (HTTP {exc.status}){detail}"
 
 
 @dataclass(frozen=True)
@@ -94,27 +103,27 @@ class LiveKitRooms:
                 f"{what}: no answer within {self.settings.api_timeout_s:g} s"
             ) from exc
         except api.TwirpError as exc:
-            raise LiveKitError(f"{what}: {exc.code}: {exc.message}") from exc
+            raise LiveKitError(f"{what}: {twirp_failure(exc)}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise LiveKitError(f"{what}: {exc}") from exc
 
     async def create_room(self, room: str) -> None:
-        """Create ``room`` (or keep it: LiveKit's CreateRoom is idempotent)."""
+        """Create ``room`` with the agent dispatched into it by name, or keep it as it is
+        (LiveKit's CreateRoom is idempotent: an existing room is neither changed nor
+        dispatched to again).
+
+        The dispatch must be part of the room: LiveKit gives a room created without one a
+        dispatch for every *unnamed* agent of the project, which would join each Twilio call
+        beside ours. The agent joins now and waits for its caller; a room whose stream never
+        arrives still closes after ``empty_timeout_s`` (an agent does not keep a room open).
+        """
         request = api.CreateRoomRequest(
             name=room,
             empty_timeout=self.settings.empty_timeout_s,
             departure_timeout=self.settings.departure_timeout_s,
+            agents=[api.RoomAgentDispatch(agent_name=self.agent_name)],
         )
         await self._call(f"CreateRoom {room}", self.client.room.create_room(request))
-
-    async def dispatch_agent(self, room: str) -> str:
-        """Explicit dispatch by name; returns the dispatch id."""
-        request = api.CreateAgentDispatchRequest(room=room, agent_name=self.agent_name)
-        dispatch = await self._call(
-            f"CreateDispatch {self.agent_name!r} to {room}",
-            self.client.agent_dispatch.create_dispatch(request),
-        )
-        return dispatch.id
 
     async def delete_room(self, room: str) -> None:
         """Delete ``room`` (disconnecting whoever is left); a room already gone is fine."""

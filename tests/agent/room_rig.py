@@ -1,7 +1,7 @@
-"""A real agent worker against the LiveKit test server, and callers that talk to it.
+"""A real agent worker against the real LiveKit server, and callers that talk to it.
 
 The worker is ``agent.worker.build_server`` run in-process with thread jobs (the same entrypoint
-``python agent.py`` runs in job processes), registered with the test server by name; the model
+``python agent.py`` runs in job processes), registered with livekit-server by name; the model
 is the simulator, served on the test's loop so a test can look inside its sessions. Callers are
 real SDK participants: they publish speech through an ``rtc.AudioSource`` and record what the
 agent's track delivers, as a browser, LiveKit SIP or the Twilio bridge would.
@@ -33,9 +33,10 @@ from lab.turnlog import TurnRecord, read_turnlogs
 from sip import g711
 from sip.caller.audio import read_wav
 from sip.resample import resample
-from tests.livekit_server.server import LiveKitTestServer
+from tests.realstack.clients import registered, token
 from tests.waiting import eventually
 from trunkline.config import DEFAULT_AGENT_NAME
+from trunkline.stack import LocalStack
 
 Pcm = npt.NDArray[np.int16]
 
@@ -43,7 +44,7 @@ SPEECH_WAV = Path(__file__).parents[2] / "trunkline" / "data" / "speech" / "arct
 RATE = 48000
 FRAME_MS = 10
 AGENT_STATE = "lk.agent.state"
-#: where the code of the worker, its jobs and the SDK lives (the test server's is elsewhere)
+#: where the code of the worker, its jobs and the SDK lives
 AGENT_CODE = (
     "/livekit/agents/",
     "/livekit/plugins/",
@@ -99,7 +100,7 @@ def sim_options(script: Script) -> SimOptions:
 
 @dataclass
 class Worker:
-    server: LiveKitTestServer
+    stack: LocalStack
     agent_server: agents.AgentServer
     sim: RunningSimulator
     turn_log: Path
@@ -141,9 +142,11 @@ def thread_names() -> list[str]:
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    server: LiveKitTestServer, script: Script, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stack: LocalStack, script: Script, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Worker]:
-    """The worker registered as ``trunkline`` with ``server``, the simulator as its model."""
+    """The worker registered as ``trunkline`` with ``stack``, the simulator as its model.
+
+    ``LIVEKIT_*`` must point at ``stack`` (the ``livekit_env`` fixture does it)."""
     async with run_simulator(sim_options(script)) as sim:
         turn_log = tmp_path / "turns.jsonl"
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -162,9 +165,8 @@ async def running_worker(
         agent_server = build_server(os.environ, job_executor_type=agents.JobExecutorType.THREAD)
         task = asyncio.create_task(agent_server.run(devmode=True))
         try:
-            async with asyncio.timeout(10):
-                await server.agents.wait_for_worker(DEFAULT_AGENT_NAME)
-            yield Worker(server, agent_server, sim, turn_log, sessions)
+            await registered(agent_server)
+            yield Worker(stack, agent_server, sim, turn_log, sessions)
         finally:
             await agent_server.aclose()
             with contextlib.suppress(asyncio.CancelledError):
@@ -193,24 +195,27 @@ class Caller:
         self.agent_track = asyncio.get_running_loop().create_future()
         #: the agent's ``lk.agent.state`` changes as the caller saw them
         self.agent_states: list[str] = []
+        #: why the server disconnected this caller (``rtc.DisconnectReason``), once it has
+        self.disconnect_reason: int | None = None
         self._clips: asyncio.Queue[tuple[Pcm, asyncio.Future[None]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         room.on("track_subscribed", self._on_track_subscribed)
         room.on("participant_attributes_changed", self._on_attributes_changed)
+        room.on("disconnected", self._on_disconnected)
 
     @classmethod
     async def join(
         cls,
-        server: LiveKitTestServer,
+        stack: LocalStack,
         identity: str,
         room: str,
         sample_rate: int = RATE,
-        **token: Any,
+        **claims: Any,
     ) -> Caller:
         client = rtc.Room()
         caller = cls(client, sample_rate)
         await client.connect(
-            server.url, server.token(identity, room, room_config=dispatch(), **token)
+            stack.url, token(stack, identity, room, room_config=dispatch(), **claims)
         )
         track = rtc.LocalAudioTrack.create_audio_track("microphone", caller.source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
@@ -222,14 +227,14 @@ class Caller:
     @contextlib.asynccontextmanager
     async def joined(
         cls,
-        server: LiveKitTestServer,
+        stack: LocalStack,
         identity: str,
         room: str,
         sample_rate: int = RATE,
-        **token: Any,
+        **claims: Any,
     ) -> AsyncIterator[Caller]:
         """:meth:`join`, leaving the room (and stopping speaking and recording) at the end."""
-        caller = await cls.join(server, identity, room, sample_rate, **token)
+        caller = await cls.join(stack, identity, room, sample_rate, **claims)
         try:
             yield caller
         finally:
@@ -242,6 +247,9 @@ class Caller:
             self.agent_track.set_result(track)
             self._tasks.append(asyncio.create_task(self._record(track)))
 
+    def _on_disconnected(self, reason: int) -> None:
+        self.disconnect_reason = reason
+
     def _on_attributes_changed(self, changed: dict[str, str], participant: rtc.Participant) -> None:
         if is_agent(participant) and AGENT_STATE in changed:
             self.agent_states.append(changed[AGENT_STATE])
@@ -253,7 +261,13 @@ class Caller:
             states = self.agent_states
             return states.count("speaking") >= count and states[-1] == "listening"
 
-        await eventually(done, within_s=within_s)
+        try:
+            await eventually(done, within_s=within_s)
+        except TimeoutError:
+            raise AssertionError(
+                f"{count} replies not played within {within_s} s; agent states seen: "
+                f"{self.agent_states}"
+            ) from None
         # the agent turns to listening once its source has sent the reply; the last of it is
         # still crossing the server and this caller's jitter buffer, so wait until it has landed
         await eventually(self._quiet, within_s=within_s)

@@ -23,9 +23,8 @@ from pathlib import Path
 import pytest
 
 from lab.turnlog import read_turnlogs
-from tests.livekit_server.server import LiveKitTestServer
 from tests.waiting import eventually
-from trunkline.config import DEFAULT_AGENT_NAME
+from trunkline.stack import LocalStack
 
 from .room_rig import Caller, audible_ms
 
@@ -89,16 +88,29 @@ async def agent_py(
             await process.wait()
 
 
+async def printed(process: asyncio.subprocess.Process, wanted: bytes, seen: bytearray) -> None:
+    """Read the process's output into ``seen`` until a line holds ``wanted``."""
+    assert process.stdout is not None
+    while True:
+        line = await process.stdout.readline()
+        if not line:
+            raise AssertionError(f"exited before printing {wanted!r}:\n{seen.decode()}")
+        seen += line
+        if wanted in line:
+            return
+
+
 @pytest.mark.slow
 async def test_dev_starts_its_own_simulator_and_answers_a_browser_caller(
-    livekit_server: LiveKitTestServer, tmp_path: Path
+    livekit_stack: LocalStack, tmp_path: Path
 ) -> None:
     turn_log = tmp_path / "turns.jsonl"
-    env = clean_env(tmp_path, **livekit_server.env, TRUNKLINE_TURN_LOG=str(turn_log))
+    env = clean_env(tmp_path, **livekit_stack.env, TRUNKLINE_TURN_LOG=str(turn_log))
+    seen = bytearray()
     async with agent_py(["dev"], env) as process:
         async with asyncio.timeout(JOB_START_S):
-            await livekit_server.agents.wait_for_worker(DEFAULT_AGENT_NAME)
-        async with Caller.joined(livekit_server, "browser", "web-dev") as caller:
+            await printed(process, b"registered worker", seen)
+        async with Caller.joined(livekit_stack, "browser", "web-dev") as caller:
             await caller.hears_speech(800, within_s=JOB_START_S)
             assert audible_ms(caller.heard()) >= 800
         # the caller left: the job ends in its process and writes the greeting's turn
@@ -106,7 +118,7 @@ async def test_dev_starts_its_own_simulator_and_answers_a_browser_caller(
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             output, _ = await process.communicate()
-    text = output.decode(errors="replace")
+    text = (seen + output).decode(errors="replace")
     assert process.returncode == 0, text
     assert "the local simulator at http://127.0.0.1:" in text
     (turn,) = read_turnlogs([turn_log]).records

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from livekit import rtc
 
 from agent.bridge_contract import CALL_SID_ATTRIBUTE, PATH_ATTRIBUTE
 from agent.sim.script import Script, ToolCall, Turn
-from tests.livekit_server.server import LiveKitTestServer
+from tests.realstack.clients import identities
 from tests.waiting import eventually
+from trunkline.stack import LocalStack
 
 from .room_rig import STEP_S, Caller, is_agent, running_worker
 
@@ -30,7 +32,7 @@ async def in_a_long_reply(caller: Caller) -> None:
 
 
 async def test_the_worker_going_away_mid_reply_takes_the_agent_out_of_the_room(
-    livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    livekit_env: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with (
         running_worker(livekit_env, SCRIPT, tmp_path, monkeypatch) as worker,
@@ -44,27 +46,29 @@ async def test_the_worker_going_away_mid_reply_takes_the_agent_out_of_the_room(
         )
         await worker.wait_idle()
         # the caller is still connected; only the agent left
-        room = livekit_env.rooms.get("web-gone")
-        assert room is not None and list(room.participants) == ["browser"]
+        assert await identities(livekit_env, "web-gone") == ["browser"]
     # the turn under way was still written to the turn log
     assert [t.turn for t in worker.turns()] == [0]
 
 
 async def test_livekit_going_away_mid_reply_ends_the_job(
-    livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    private_stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """livekit-server crashes (SIGKILL) mid-reply: the job ends and takes everything along."""
+    for name, value in private_stack.env.items():
+        monkeypatch.setenv(name, value)
     async with (
-        running_worker(livekit_env, SCRIPT, tmp_path, monkeypatch) as worker,
-        Caller.joined(livekit_env, "browser", "web-down") as caller,
+        running_worker(private_stack, SCRIPT, tmp_path, monkeypatch) as worker,
+        Caller.joined(private_stack, "browser", "web-down") as caller,
     ):
         await in_a_long_reply(caller)
-        await livekit_env.aclose()
+        private_stack.kill_server()
         await worker.wait_idle()
     assert [t.turn for t in worker.turns()] == [0]
 
 
 async def test_a_bridge_that_does_not_take_the_hangup_still_has_its_call_ended(
-    livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    livekit_env: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The bridge registers no RPC methods: end_call falls back to deleting the room."""
     script = Script(
@@ -79,6 +83,6 @@ async def test_a_bridge_that_does_not_take_the_hangup_still_has_its_call_ended(
             await caller.room.local_participant.publish_dtmf(code=9, digit="9")
             await eventually(lambda: not caller.room.isconnected(), within_s=STEP_S)
         await worker.wait_idle()
-    (delete,) = livekit_env.calls("RoomService", "DeleteRoom")
-    assert delete.request.room == "twilio-CAdeaf"
+        await eventually(lambda: caller.disconnect_reason is not None, within_s=STEP_S)
+    assert caller.disconnect_reason == rtc.DisconnectReason.ROOM_DELETED
     assert {t.path for t in worker.turns()} == {"twilio-ws"}

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
-from livekit import agents
+from livekit import agents, api, rtc
 
 from agent.entrypoint import JobSettings
 from agent.room_actions import sip_transfer_target
+from agent.sim.embedded import run_simulator
 from agent.worker import build_server, main, model_for_jobs, runs_agents
-from tests.livekit_server.server import LiveKitTestServer
+from tests.realstack.clients import joined, participant, registered
 from trunkline.config import ConfigError
+from trunkline.stack import LocalStack
 
 
 @pytest.mark.parametrize(
@@ -99,16 +102,29 @@ def test_sip_transfer_targets_are_uris() -> None:
 
 @pytest.mark.netns
 async def test_the_worker_registers_under_agent_name(
-    livekit_env: LiveKitTestServer,
+    livekit_env: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = build_server(
-        {"AGENT_NAME": "support"}, job_executor_type=agents.JobExecutorType.THREAD
-    )
+    """A room that asks for ``support`` gets this worker's agent, named so."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("AGENT_NAME", "support")
+    async with run_simulator() as sim:
+        # the job reads its settings from the environment, as a job process would
+        monkeypatch.setenv("TRUNKLINE_SIM_URL", sim.base_url)
+        server = build_server(os.environ, job_executor_type=agents.JobExecutorType.THREAD)
+        await dispatched_by_name(server, livekit_env)
+
+
+async def dispatched_by_name(server: agents.AgentServer, stack: LocalStack) -> None:
     task = asyncio.create_task(server.run(devmode=True))
     try:
-        async with asyncio.timeout(10):
-            worker = await livekit_env.agents.wait_for_worker("support")
-        assert worker.agent_name == "support"
+        await registered(server)
+        wanted = api.RoomConfiguration(agents=[api.RoomAgentDispatch(agent_name="support")])
+        async with joined(stack, "caller", "support-1", room_config=wanted) as caller:
+            agent = await participant(
+                caller, lambda p: p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT, 30.0
+            )
+            await participant(caller, lambda p: "lk.agent.name" in p.attributes, 30.0)
+            assert agent.attributes["lk.agent.name"] == "support"
     finally:
         await server.aclose()
         with contextlib.suppress(asyncio.CancelledError):

@@ -108,13 +108,6 @@ async def identities(stack: LocalStack, room: str) -> list[str]:
     return sorted(p.identity for p in listed.participants)
 
 
-async def wait_room_gone(stack: LocalStack, room: str, within_s: float = 15.0) -> None:
-    """Until the server no longer lists ``room`` (deleted, or closed when everyone left)."""
-    async with asyncio.timeout(within_s):
-        while room in await room_names(stack):
-            await asyncio.sleep(0.1)
-
-
 async def registered(server: agents.AgentServer, within_s: float = 15.0) -> str:
     """Until ``server`` (an in-process worker) has registered with LiveKit; its worker id.
 

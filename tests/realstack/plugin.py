@@ -1,7 +1,8 @@
 """pytest plugin: the private network namespace and the real LiveKit stack in it.
 
-At configure time, before any test module is imported and before any thread exists, the test
-process enters a private network namespace when it can (root + iproute2; see ``netns.py``).
+When pytest loads this plugin (from ``tests/conftest.py``, before any other conftest or test
+module is imported and before any thread exists), the test process enters a private network
+namespace when it can (root + iproute2; see ``trunkline/stack/netns.py``).
 Redis, livekit-server and (where installed) livekit-sip then run as child processes inside it,
 bound to its veth address, started once per session (``livekit_stack``); tests isolate
 themselves by room name. A test that stops or kills a server takes a stack of its own
@@ -17,15 +18,13 @@ namespace.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
-from trunkline.stack import LocalStack, StackOptions, StackUnavailable
+from trunkline.stack import LocalStack, StackOptions, StackUnavailable, netns
 from trunkline.stack.binaries import LIVEKIT_SERVER, REDIS, find
-
-from . import netns
 
 LOOPBACK = "127.0.0.1"
 #: where a failing test's report gets each server's log lines from
@@ -50,14 +49,16 @@ def _missing_servers() -> str | None:
     return f"{' and '.join(missing)} not installed (run `make livekit`)"
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def _enter_namespace() -> None:
+    """Now, at import: a directory's conftest (numpy, say) would start threads before
+    ``pytest_configure``, and threads started outside the namespace stay outside it."""
     try:
         _Namespace.entered = netns.enter()
     except netns.NetnsUnavailable as exc:
         _Namespace.reason = f"needs a private network namespace: {exc}"
-    missing = _missing_servers()
-    if _Namespace.entered is not None and missing is not None:
-        _Namespace.reason = f"needs the real LiveKit stack: {missing}"
+
+
+_enter_namespace()
 
 
 def _unusable() -> str | None:
@@ -86,8 +87,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[None]:
-    report: pytest.TestReport = yield
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     if report.failed:
         for stack, offsets in item.stash.get(_LOGS, []):
             for name, path in stack.logs().items():
@@ -120,8 +121,8 @@ def netns_address() -> str:
     return _Namespace.entered.address if _Namespace.entered is not None else LOOPBACK
 
 
-def _start(address: str, run_dir: Path) -> LocalStack:
-    stack = LocalStack(StackOptions(host=address, run_dir=run_dir))
+def _start(address: str, run_dir: Path, *, sip: bool | None) -> LocalStack:
+    stack = LocalStack(StackOptions(host=address, run_dir=run_dir, sip=sip))
     try:
         stack.start()
     except StackUnavailable as exc:
@@ -135,7 +136,7 @@ def _start(address: str, run_dir: Path) -> LocalStack:
 def _session_stack(
     netns_address: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalStack]:
-    stack = _start(netns_address, tmp_path_factory.mktemp("livekit-stack"))
+    stack = _start(netns_address, tmp_path_factory.mktemp("livekit-stack"), sip=None)
     try:
         yield stack
     finally:
@@ -144,7 +145,8 @@ def _session_stack(
 
 @pytest.fixture
 def livekit_stack(request: pytest.FixtureRequest, _session_stack: LocalStack) -> LocalStack:
-    """The session's stack (started on first use); a failing test gets its log lines."""
+    """The session's stack (started on first use; with livekit-sip where it is installed);
+    a failing test gets its log lines."""
     _watch(request, _session_stack)
     return _session_stack
 
@@ -153,8 +155,9 @@ def livekit_stack(request: pytest.FixtureRequest, _session_stack: LocalStack) ->
 def private_stack(
     request: pytest.FixtureRequest, netns_address: str, tmp_path: Path
 ) -> Iterator[LocalStack]:
-    """A stack of this test's own, for tests that stop or kill its servers."""
-    stack = _start(netns_address, tmp_path / "livekit-stack")
+    """A stack of this test's own (without livekit-sip), for tests that stop or kill its
+    servers or need SIP state nobody else touches."""
+    stack = _start(netns_address, tmp_path / "livekit-stack", sip=False)
     _watch(request, stack)
     try:
         yield stack

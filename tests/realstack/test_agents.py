@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 from livekit import agents, api, rtc
 
-from .clients import Events, join, participant, registered, server_api
 from trunkline.stack import LocalStack
+
+from .clients import Events, join, participant, registered, server_api
 
 pytestmark = pytest.mark.netns
 

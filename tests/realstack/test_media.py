@@ -7,6 +7,8 @@ import asyncio
 import pytest
 from livekit import rtc
 
+from trunkline.stack import LocalStack
+
 from .clients import (
     Events,
     Tone,
@@ -16,7 +18,6 @@ from .clients import (
     token,
     tone_to_noise_db,
 )
-from trunkline.stack import LocalStack
 
 pytestmark = pytest.mark.netns
 

@@ -7,8 +7,9 @@ import asyncio
 import pytest
 from livekit import api, rtc
 
-from .clients import Events, joined, participant, server_api
 from trunkline.stack import LocalStack
+
+from .clients import Events, joined, participant, server_api
 
 pytestmark = pytest.mark.netns
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from . import netns
+from trunkline.stack import netns
 
 
 @pytest.mark.netns
@@ -30,7 +30,7 @@ def test_subprocesses_inherit_the_namespace() -> None:
 
 @pytest.mark.netns
 def test_the_runner_gives_a_command_its_own_namespace() -> None:
-    command = [sys.executable, "-m", "tests.realstack.netns", "ip", "-o", "link", "show"]
+    command = [sys.executable, "-m", "trunkline.stack.netns", "ip", "-o", "link", "show"]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=30)
     links = [line.split(":")[1].strip() for line in done.stdout.splitlines()]
     assert sorted(name.split("@")[0] for name in links) == ["lkt0", "lkt1", "lo"]
@@ -38,7 +38,7 @@ def test_the_runner_gives_a_command_its_own_namespace() -> None:
 
 def test_the_runner_explains_its_usage() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tests.realstack.netns"],
+        [sys.executable, "-m", "trunkline.stack.netns"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 #: the checkout this package runs from (an editable install; the stack is a development tool)
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS_BIN = Path(os.environ.get("TRUNKLINE_TOOLS_BIN", ROOT / ".tools" / "bin"))
+TOOLS_BIN = ROOT / ".tools" / "bin"
 INSTALL_HINT = "run `make livekit` (it builds them from their Go modules into .tools/bin)"
 
 REDIS = "redis-server"

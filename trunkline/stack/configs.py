@@ -17,6 +17,9 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+AGENT_TARGET_LOAD = 1.5
+
+
 @dataclass(frozen=True)
 class Ports:
     """Where each service listens on the stack's host address (Redis on loopback)."""
@@ -45,6 +48,11 @@ def server_config(host: str, ports: Ports, api_key: str, api_secret: str) -> dic
             "node_ip": host,
         },
         "turn": {"enabled": False},
+        # A worker reports the machine's CPU use as its load, and the server offers a job only
+        # while that is under the target (0.7 by default). On one machine the callers, tools and
+        # servers driving the worker share its CPU, so that figure says nothing about the
+        # worker's spare capacity: above 1.0 a registered worker is always offered the job.
+        "agents": {"target_load": AGENT_TARGET_LOAD},
         "logging": {"level": "info", "json": False},
     }
 

@@ -25,14 +25,23 @@ DEFAULT_API_KEY = "trunkline"
 START_TIMEOUT_S = 30.0
 
 
+#: where a UDP socket is "connected" to learn the source address the kernel would use; no
+#: packet is sent (TEST-NET-2, which no network should hold, then a private address)
+_ROUTE_PROBES = ("198.51.100.1", "10.255.255.255")
+
+
 def host_address() -> str:
-    """This machine's address on its default route (no packet is sent), else loopback."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect(("192.0.2.255", 9))
-            return str(s.getsockname()[0])
-        except OSError:
-            return "127.0.0.1"
+    """This machine's address on its default route, else loopback."""
+    for probe in _ROUTE_PROBES:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.connect((probe, 9))
+            except OSError:
+                continue
+            address = str(s.getsockname()[0])
+            if not address.startswith("127."):
+                return address
+    return "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -61,13 +70,12 @@ class LocalStack:
         """Why livekit-sip is not part of this stack (None when it is)."""
         run = options.run_dir
         run.mkdir(parents=True, exist_ok=True)
+        redis_command = [str(binaries.require(binaries.REDIS)), "--bind", "127.0.0.1"]
+        redis_command += ["--port", str(self.ports.redis), "--dir", str(run)]
+        redis_command += ["--save", "", "--appendonly", "no"]  # nothing on disk
         self.redis = Service(
             "redis",
-            [
-                str(binaries.require(binaries.REDIS)),
-                "--bind", "127.0.0.1", "--port", str(self.ports.redis),
-                "--save", "", "--appendonly", "no", "--dir", str(run),
-            ],  # fmt: skip
+            redis_command,
             run / "redis.log",
             lambda: probes.redis_ping("127.0.0.1", self.ports.redis),
         )

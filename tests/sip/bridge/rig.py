@@ -1,4 +1,4 @@
-"""The sidecar in bridge mode against the LiveKit test server, and a simulated Twilio caller."""
+"""The sidecar in bridge mode against the real livekit-server, and a simulated Twilio caller."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from sip.sidecar.app import STATE, SidecarState, create_app
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
 from sip.twilio.rest import TwilioCalls
-from tests.livekit_server.server import LiveKitTestServer
 from tests.waiting import eventually
 from trunkline.config import LiveKitCredentials, settings_from_env
+from trunkline.stack import LocalStack
 
 SPEECH = load_speech(default_speech())
 APOLOGY = apology.render()
@@ -35,7 +35,7 @@ OPTIONS = BridgeOptions(agent_join_timeout_s=3.0, reconnect_grace_s=1.0)
 
 @dataclass
 class Rig:
-    livekit: LiveKitTestServer | None
+    livekit: LocalStack | None
     url: str
     bridge: Bridge
     state: SidecarState
@@ -84,7 +84,7 @@ def bridge_tasks() -> list[asyncio.Task[object]]:
 @contextlib.asynccontextmanager
 async def bridge_rig(
     credentials: LiveKitCredentials,
-    livekit: LiveKitTestServer | None = None,
+    livekit: LocalStack | None = None,
     *,
     options: BridgeOptions = OPTIONS,
     rest: TwilioCalls | None = None,

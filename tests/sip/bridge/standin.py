@@ -18,7 +18,7 @@ import numpy.typing as npt
 from livekit import api, rtc
 
 from sip.bridge import contract
-from tests.livekit_server.server import LiveKitTestServer
+from trunkline.stack import LocalStack
 
 IDENTITY = "agent-standin"
 RATE = 8000
@@ -35,7 +35,7 @@ def tone(
     return (amplitude * 32767 * np.sin(2 * np.pi * frequency * t)).astype(np.int16)
 
 
-def agent_token(call_sid: str, api_key: str = "devkey", api_secret: str = "secret") -> str:
+def agent_token(call_sid: str, api_key: str, api_secret: str) -> str:
     """What a dispatched agent joins the call's room with (kind ``agent``)."""
     grants = api.VideoGrants(room_join=True, room=contract.room_name(call_sid))
     return (
@@ -76,8 +76,9 @@ class StandInAgent:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
-    def on(cls, server: LiveKitTestServer, call_sid: str, **options: Any) -> StandInAgent:
-        return cls(server.url, agent_token(call_sid), call_sid, **options)
+    def on(cls, stack: LocalStack, call_sid: str, **options: Any) -> StandInAgent:
+        token = agent_token(call_sid, stack.api_key, stack.api_secret)
+        return cls(stack.url, token, call_sid, **options)
 
     async def join(self) -> None:
         """Join the call's room (creating it if the webhook has not yet: either is fine)."""

@@ -1,12 +1,14 @@
-"""Simulated Twilio calls through the sidecar in bridge mode, into rooms on the LiveKit test
-server, answered by a stand-in agent participant (see ``standin.py``).
+"""Simulated Twilio calls through the sidecar in bridge mode, into rooms on the real
+livekit-server, answered by a stand-in agent participant (see ``standin.py``).
 
-Each test is one real-time call of a few seconds, hence ``slow``.
+Each test is one real-time call of a few seconds, hence ``slow``. Every test has a CallSid (so a
+room) of its own: the server is shared by the whole session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -16,30 +18,36 @@ from livekit import rtc
 
 from sip.bridge import contract, rpc
 from sip.twilio.rest import TwilioCalls
-from tests.livekit_server.clients import dominant_frequency, joined
-from tests.livekit_server.server import LiveKitTestServer
+from tests.realstack.clients import dominant_frequency, joined, room_names
 from tests.sip.bridge.rig import APOLOGY, Rig, bridge_rig, bridge_tasks
 from tests.sip.bridge.standin import TONE_HZ, StandInAgent
 from tests.sip.bridge.twilio_calls import TwilioCallsStandIn
 from tests.sip.provision.twilio_standin import LoopbackHttpClient
 from trunkline.config import LiveKitCredentials
+from trunkline.stack import LocalStack
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
-CALL_SID = "CA" + "b" * 32
-ROOM = contract.room_name(CALL_SID)
-BRIDGE = contract.bridge_identity(CALL_SID)
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "twilio-test-token"
 
 
-def credentials(server: LiveKitTestServer) -> LiveKitCredentials:
-    return LiveKitCredentials(server.url, "devkey", "secret")
+def new_call_sid() -> str:
+    return "CA" + uuid.uuid4().hex
 
 
 @pytest.fixture
-async def rig(livekit_server: LiveKitTestServer) -> AsyncIterator[Rig]:
-    async with bridge_rig(credentials(livekit_server), livekit_server) as rig:
+def call_sid() -> str:
+    return new_call_sid()
+
+
+def credentials(stack: LocalStack) -> LiveKitCredentials:
+    return LiveKitCredentials(stack.url, stack.api_key, stack.api_secret)
+
+
+@pytest.fixture
+async def rig(livekit_stack: LocalStack) -> AsyncIterator[Rig]:
+    async with bridge_rig(credentials(livekit_stack), livekit_stack) as rig:
         yield rig
 
 
@@ -56,15 +64,15 @@ async def twilio() -> AsyncIterator[tuple[TwilioCallsStandIn, TwilioCalls]]:
 
 
 @pytest.fixture
-async def agent(livekit_server: LiveKitTestServer) -> AsyncIterator[StandInAgent]:
-    standin = StandInAgent.on(livekit_server, CALL_SID)
+async def agent(livekit_stack: LocalStack, call_sid: str) -> AsyncIterator[StandInAgent]:
+    standin = StandInAgent.on(livekit_stack, call_sid)
     await standin.join()
     yield standin
     await standin.aclose()
 
 
-def room_gone(server: LiveKitTestServer) -> bool:
-    return server.rooms.get(ROOM) is None
+async def room_gone(stack: LocalStack, call_sid: str) -> bool:
+    return contract.room_name(call_sid) not in await room_names(stack)
 
 
 async def after_greeting(agent: StandInAgent, seconds: float) -> None:
@@ -73,9 +81,9 @@ async def after_greeting(agent: StandInAgent, seconds: float) -> None:
 
 
 async def test_audio_flows_both_ways_and_the_caller_hanging_up_deletes_the_room(
-    rig: Rig, agent: StandInAgent, livekit_server: LiveKitTestServer
+    rig: Rig, agent: StandInAgent, livekit_stack: LocalStack, call_sid: str
 ) -> None:
-    result = await rig.call(call_sid=CALL_SID)
+    result = await rig.call(call_sid=call_sid)
     # the caller heard the agent's greeting and its reply: the agent's tone, paced
     assert result.greeting is not None and result.greeting.heard_ms >= 500
     (turn,) = result.turns
@@ -91,36 +99,35 @@ async def test_audio_flows_both_ways_and_the_caller_hanging_up_deletes_the_room(
     assert len(agent.utterances) == 1 and agent.utterances[0] >= 100
     # the bridge joined as the contract says
     assert agent.bridge is not None
-    assert agent.bridge.identity == BRIDGE
+    assert agent.bridge.identity == contract.bridge_identity(call_sid)
     assert agent.bridge.kind == rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
     assert agent.bridge.attributes == {
         "trunkline.path": "twilio-ws",
-        "trunkline.call_sid": CALL_SID,
+        "trunkline.call_sid": call_sid,
         "trunkline.from": "+15550100001",
         "trunkline.to": "+15550100002",
     }
-    # the room was created at the webhook, the agent dispatched by name, and the room deleted
-    created = livekit_server.calls("RoomService", "CreateRoom")
-    assert created and created[0].request.name == ROOM
-    (dispatch,) = livekit_server.calls("AgentDispatchService", "CreateDispatch")
-    assert (dispatch.request.agent_name, dispatch.request.room) == ("trunkline", ROOM)
+    # (the stand-in made the room when it joined; test_rooms.py checks the webhook's room)
     assert result.hung_up_by == "caller"
-    assert room_gone(livekit_server)
+    assert await room_gone(livekit_stack, call_sid)
     await asyncio.wait_for(agent.disconnected.wait(), 5)
     assert agent.disconnect_reason == rtc.DisconnectReason.ROOM_DELETED
     assert not call.room.isconnected() and not call.apologised
     assert not bridge_tasks()
 
 
-async def test_key_presses_reach_the_agent_as_sip_dtmf(rig: Rig, agent: StandInAgent) -> None:
-    await rig.call(call_sid=CALL_SID, turns=0, dtmf="7#*", reply_timeout_s=1.0)
-    assert agent.dtmf == [(7, "7", BRIDGE), (11, "#", BRIDGE), (10, "*", BRIDGE)]
+async def test_key_presses_reach_the_agent_as_sip_dtmf(
+    rig: Rig, agent: StandInAgent, call_sid: str
+) -> None:
+    await rig.call(call_sid=call_sid, turns=0, dtmf="7#*", reply_timeout_s=1.0)
+    bridge = contract.bridge_identity(call_sid)
+    assert agent.dtmf == [(7, "7", bridge), (11, "#", bridge), (10, "*", bridge)]
 
 
 async def test_clear_rpc_cuts_the_reply_and_sends_twilio_clear(
-    rig: Rig, livekit_server: LiveKitTestServer
+    rig: Rig, livekit_stack: LocalStack, call_sid: str
 ) -> None:
-    agent = StandInAgent.on(livekit_server, CALL_SID, greeting_s=4.0)
+    agent = StandInAgent.on(livekit_stack, call_sid, greeting_s=4.0)
     await agent.join()
     answers: list[str] = []
 
@@ -131,7 +138,7 @@ async def test_clear_rpc_cuts_the_reply_and_sends_twilio_clear(
         answers.append(await agent.rpc(contract.RPC_CLEAR))
 
     try:
-        result = await rig.call(interrupt(), call_sid=CALL_SID, turns=0)
+        result = await rig.call(interrupt(), call_sid=call_sid, turns=0)
     finally:
         await agent.aclose()
     assert answers == ['{"ok": true}']
@@ -142,8 +149,9 @@ async def test_clear_rpc_cuts_the_reply_and_sends_twilio_clear(
 
 
 async def test_transfer_and_hangup_rpcs_act_on_the_twilio_call_over_rest(
-    livekit_server: LiveKitTestServer,
+    livekit_stack: LocalStack,
     agent: StandInAgent,
+    call_sid: str,
     twilio: tuple[TwilioCallsStandIn, TwilioCalls],
 ) -> None:
     standin, rest = twilio
@@ -154,24 +162,24 @@ async def test_transfer_and_hangup_rpcs_act_on_the_twilio_call_over_rest(
         answers.append(await agent.rpc(contract.RPC_TRANSFER, '{"to": "+15550100999"}'))
         answers.append(await agent.rpc(contract.RPC_HANGUP, '{"reason": "goodbye"}'))
 
-    async with bridge_rig(credentials(livekit_server), livekit_server, rest=rest) as rig:
-        result = await rig.call(transfer_then_hang_up(), call_sid=CALL_SID)
+    async with bridge_rig(credentials(livekit_stack), livekit_stack, rest=rest) as rig:
+        result = await rig.call(transfer_then_hang_up(), call_sid=call_sid)
     assert answers == ['{"ok": true}'] * 2
     # the transfer replaced the call's TwiML with a <Dial>
     redirect, completion = standin.updates
-    assert redirect.call_sid == CALL_SID
+    assert redirect.call_sid == call_sid
     assert "<Dial>+15550100999</Dial>" in redirect.form["Twiml"]
     # the hang-up closed the stream (1000) and completed the call over REST
     assert result.hung_up_by == "agent" and result.close_code == 1000
     assert result.turns == []  # ended before the caller's first turn
-    assert (completion.call_sid, completion.form) == (CALL_SID, {"Status": "completed"})
+    assert (completion.call_sid, completion.form) == (call_sid, {"Status": "completed"})
     (call,) = rig.calls
     assert call.end_reason == "goodbye" and not call.apologised
-    assert room_gone(livekit_server)
+    assert await room_gone(livekit_stack, call_sid)
 
 
 async def test_rpcs_refuse_bad_payloads_missing_credentials_and_non_agents(
-    rig: Rig, agent: StandInAgent, livekit_server: LiveKitTestServer
+    rig: Rig, agent: StandInAgent, livekit_stack: LocalStack, call_sid: str
 ) -> None:
     refusals: list[tuple[int, str]] = []
 
@@ -188,15 +196,17 @@ async def test_rpcs_refuse_bad_payloads_missing_credentials_and_non_agents(
             with pytest.raises(rtc.RpcError) as refused:
                 await agent.rpc(method, payload)
             refusals.append((refused.value.code, refused.value.message))
-        async with joined(livekit_server, "intruder", ROOM) as intruder:
+        async with joined(livekit_stack, "intruder", contract.room_name(call_sid)) as intruder:
             with pytest.raises(rtc.RpcError) as refused:
                 await intruder.local_participant.perform_rpc(
-                    destination_identity=BRIDGE, method=contract.RPC_HANGUP, payload="{}"
+                    destination_identity=contract.bridge_identity(call_sid),
+                    method=contract.RPC_HANGUP,
+                    payload="{}",
                 )
             refusals.append((refused.value.code, refused.value.message))
         await agent.rpc(contract.RPC_HANGUP, "{}")
 
-    result = await rig.call(misuse(), call_sid=CALL_SID, turns=0, linger_s=30)
+    result = await rig.call(misuse(), call_sid=call_sid, turns=0, linger_s=30)
     codes = [code for code, _ in refusals]
     assert codes == [rpc.BAD_REQUEST] * 4 + [rpc.TRANSFER_FAILED, rpc.FORBIDDEN]
     assert "TWILIO_ACCOUNT_SID" in refusals[4][1]
@@ -207,23 +217,23 @@ async def test_rpcs_refuse_bad_payloads_missing_credentials_and_non_agents(
 
 
 async def test_the_agent_leaving_ends_the_twilio_call(
-    rig: Rig, agent: StandInAgent, livekit_server: LiveKitTestServer
+    rig: Rig, agent: StandInAgent, livekit_stack: LocalStack, call_sid: str
 ) -> None:
     async def leave() -> None:
         await after_greeting(agent, 0.3)
         await agent.room.disconnect()
 
-    result = await rig.call(leave(), call_sid=CALL_SID)
+    result = await rig.call(leave(), call_sid=call_sid)
     assert result.hung_up_by == "agent" and result.close_code == 1000
     (call,) = rig.calls
     assert call.end_reason == "the agent left the room" and not call.apologised
-    assert room_gone(livekit_server)
+    assert await room_gone(livekit_stack, call_sid)
 
 
 async def test_no_agent_joining_gets_a_spoken_apology_then_a_hang_up(
-    rig: Rig, livekit_server: LiveKitTestServer
+    rig: Rig, livekit_stack: LocalStack, call_sid: str
 ) -> None:
-    result = await rig.call(call_sid=CALL_SID, turns=0)
+    result = await rig.call(call_sid=call_sid, turns=0)
     # all of the apology reached the caller, and the stream closed only once it had played
     assert result.cadence.messages == -(-len(APOLOGY) // 160)
     assert result.marks_acked == 1
@@ -231,14 +241,14 @@ async def test_no_agent_joining_gets_a_spoken_apology_then_a_hang_up(
     (call,) = rig.calls
     assert call.apologised and call.end_reason is not None
     assert call.end_reason.startswith("no agent joined")
-    assert room_gone(livekit_server)
+    assert await room_gone(livekit_stack, call_sid)
 
 
 async def test_concurrent_calls_have_their_own_rooms_and_endings(
-    rig: Rig, livekit_server: LiveKitTestServer
+    rig: Rig, livekit_stack: LocalStack
 ) -> None:
-    sids = ["CA" + "1" * 32, "CA" + "2" * 32]
-    agents = [StandInAgent.on(livekit_server, sid) for sid in sids]
+    sids = [new_call_sid(), new_call_sid()]
+    agents = [StandInAgent.on(livekit_stack, sid) for sid in sids]
     for agent in agents:
         await agent.join()
 
@@ -259,4 +269,4 @@ async def test_concurrent_calls_have_their_own_rooms_and_endings(
     (turn,) = second.turns
     assert turn.heard_ms >= 700 and turn.gaps == 0
     assert len(agents[1].utterances) == 1 and agents[0].utterances == []
-    assert all(livekit_server.rooms.get(contract.room_name(sid)) is None for sid in sids)
+    assert not {contract.room_name(sid) for sid in sids} & await room_names(livekit_stack)

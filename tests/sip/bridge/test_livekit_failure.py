@@ -1,8 +1,8 @@
 """LiveKit failing under a call: unreachable at the webhook, or gone mid-call.
 
-Mid-call, the LiveKit server runs in its own process and is killed (SIGKILL: no goodbye to
-anyone), which is what a crashed or partitioned server looks like to the SDK: it keeps trying
-to reconnect for ~20-30 s. The bridge gives it ``reconnect_grace_s``, then apologises and hangs
+Mid-call, the test's own livekit-server is killed (SIGKILL: no goodbye to anyone), which is
+what a crashed or partitioned server looks like to the SDK: it keeps trying to reconnect for
+~20-30 s. The bridge gives it ``reconnect_grace_s``, then apologises and hangs
 up, and leaves nothing behind.
 """
 
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sys
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -22,12 +20,15 @@ from sip.bridge import contract
 from sip.bridge.apology import APOLOGY_TEXT
 from sip.bridge.rooms import RoomSettings
 from tests.sip.bridge.rig import APOLOGY, bridge_rig, bridge_tasks
-from tests.sip.bridge.standin import StandInAgent, agent_token
+from tests.sip.bridge.standin import StandInAgent
 from tests.waiting import eventually
 from trunkline.config import LiveKitCredentials
+from trunkline.stack import LocalStack
 
 CALL_SID = "CA" + "c" * 32
 CALL = {"CallSid": CALL_SID, "From": "+15550100001", "To": "+15550100002"}
+#: no server checks it here; 32+ bytes as livekit-server (and PyJWT) want of an HMAC key
+SECRET = "a-secret-no-server-will-ever-check-here"
 
 
 def closed_port() -> int:
@@ -47,7 +48,7 @@ def is_apology(twiml: str) -> bool:
 
 
 async def test_livekit_refusing_connections_at_the_webhook_gets_the_apology_twiml() -> None:
-    credentials = LiveKitCredentials(f"ws://127.0.0.1:{closed_port()}", "devkey", "secret")
+    credentials = LiveKitCredentials(f"ws://127.0.0.1:{closed_port()}", "devkey", SECRET)
     async with bridge_rig(credentials) as rig:
         assert is_apology(await webhook(rig.url))
         assert rig.state.active_calls == 0
@@ -68,7 +69,7 @@ async def test_livekit_not_answering_at_the_webhook_gets_the_apology_in_time() -
     silent = TestServer(app, host="127.0.0.1")
     await silent.start_server()
     try:
-        credentials = LiveKitCredentials(str(silent.make_url("")), "devkey", "secret")
+        credentials = LiveKitCredentials(str(silent.make_url("")), "devkey", SECRET)
         settings = RoomSettings(api_timeout_s=0.5)
         async with bridge_rig(credentials, room_settings=settings) as rig:
             started = asyncio.get_running_loop().time()
@@ -80,49 +81,24 @@ async def test_livekit_not_answering_at_the_webhook_gets_the_apology_in_time() -
         await silent.close()
 
 
-@pytest.fixture
-async def livekit_process(
-    netns_address: str,
-) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.livekit_server",
-        "--host",
-        netns_address,
-        "--port",
-        "0",
-        "--log-level",
-        "warning",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
-    assert line.startswith("LIVEKIT_URL="), line
-    try:
-        yield proc, line.removeprefix("LIVEKIT_URL=")
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
-
-
 @pytest.mark.netns
 @pytest.mark.slow
 async def test_livekit_dying_mid_call_gets_an_apology_a_hang_up_and_leaves_nothing_behind(
-    livekit_process: tuple[asyncio.subprocess.Process, str],
+    private_stack: LocalStack,
 ) -> None:
-    proc, url = livekit_process
-    agent = StandInAgent(url, agent_token(CALL_SID), CALL_SID)
+    agent = StandInAgent.on(private_stack, CALL_SID)
     await agent.join()
 
     async def kill() -> None:
         await asyncio.wait_for(agent.greeted.wait(), 10)
         await asyncio.sleep(1.0)
-        proc.kill()
+        private_stack.kill_server()
 
+    credentials = LiveKitCredentials(
+        private_stack.url, private_stack.api_key, private_stack.api_secret
+    )
     try:
-        async with bridge_rig(LiveKitCredentials(url, "devkey", "secret")) as rig:
+        async with bridge_rig(credentials) as rig:
             result = await rig.call(kill(), call_sid=CALL_SID)
             (call,) = rig.calls
             assert result.hung_up_by == "agent" and result.close_code == 1000

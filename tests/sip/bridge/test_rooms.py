@@ -1,7 +1,8 @@
-"""The bridge's LiveKit server calls, against the test server's Twirp endpoints (no WebRTC)."""
+"""The bridge's LiveKit server calls, against the real livekit-server's API (no WebRTC)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -9,8 +10,9 @@ from livekit import api
 
 from sip.bridge.rooms import LiveKitError, LiveKitRooms, RoomSettings, rtc_url
 from sip.sidecar.backend import CallInfo
-from tests.livekit_server.server import LiveKitTestServer
+from tests.realstack.clients import server_api
 from trunkline.config import LiveKitCredentials
+from trunkline.stack import LocalStack
 
 SID = "CA" + "d" * 32
 ROOM = "twilio-" + SID
@@ -18,43 +20,53 @@ SETTINGS = RoomSettings(empty_timeout_s=45, departure_timeout_s=7)
 
 
 @pytest.fixture
-async def rooms(livekit_server: LiveKitTestServer) -> AsyncIterator[LiveKitRooms]:
-    credentials = LiveKitCredentials(livekit_server.http_url, "devkey", "secret")
+async def rooms(livekit_stack: LocalStack) -> AsyncIterator[LiveKitRooms]:
+    credentials = LiveKitCredentials(
+        livekit_stack.http_url, livekit_stack.api_key, livekit_stack.api_secret
+    )
     async with LiveKitRooms(credentials, "trunkline", SETTINGS) as rooms:
         yield rooms
 
 
-async def test_create_dispatch_and_delete_a_calls_room(
-    rooms: LiveKitRooms, livekit_server: LiveKitTestServer
+@pytest.mark.netns
+async def test_a_calls_room_comes_with_its_agent_and_nothing_else_and_is_deleted(
+    rooms: LiveKitRooms, livekit_stack: LocalStack
 ) -> None:
-    await rooms.create_room(ROOM)
-    await rooms.create_room(ROOM)  # idempotent, as LiveKit's CreateRoom is
-    created = livekit_server.calls("RoomService", "CreateRoom")[0].request
-    assert (created.name, created.empty_timeout, created.departure_timeout) == (ROOM, 45, 7)
-    dispatch_id = await rooms.dispatch_agent(ROOM)
-    (dispatch,) = livekit_server.calls("AgentDispatchService", "CreateDispatch")
-    assert (dispatch.request.room, dispatch.request.agent_name) == (ROOM, "trunkline")
-    assert dispatch_id.startswith("AD_")
-    assert livekit_server.rooms.get(ROOM) is not None
-    await rooms.delete_room(ROOM)
-    assert livekit_server.rooms.get(ROOM) is None
-    await rooms.delete_room(ROOM)  # already gone is fine
+    room = f"twilio-CA{uuid.uuid4().hex}"
+    await rooms.create_room(room)
+    await rooms.create_room(room)  # idempotent, as LiveKit's CreateRoom is
+    async with server_api(livekit_stack) as lkapi:
+        (created,) = (await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room]))).rooms
+        assert (created.empty_timeout, created.departure_timeout) == (45, 7)
+        dispatches = await lkapi.agent_dispatch.list_dispatch(room_name=room)
+        # ours by name, once; no dispatch of the project's unnamed agents beside it
+        assert [d.agent_name for d in dispatches] == ["trunkline"]
+        await rooms.delete_room(room)
+        assert not (await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room]))).rooms
+    await rooms.delete_room(room)  # already gone is fine
 
 
-async def test_failures_name_the_step(livekit_server: LiveKitTestServer) -> None:
-    wrong = LiveKitCredentials(livekit_server.http_url, "devkey", "not-the-secret")
+@pytest.mark.netns
+async def test_failures_name_the_step(livekit_stack: LocalStack) -> None:
+    wrong = LiveKitCredentials(
+        livekit_stack.http_url, livekit_stack.api_key, "not-the-secret-but-as-long-as-one-is"
+    )
     async with LiveKitRooms(wrong, "trunkline", SETTINGS) as rooms:
-        with pytest.raises(LiveKitError, match=f"CreateRoom {ROOM}: unauthenticated"):
+        with pytest.raises(
+            LiveKitError, match=f"CreateRoom {ROOM}: unauthenticated .*LIVEKIT_API_SECRET"
+        ):
             await rooms.create_room(ROOM)
         with pytest.raises(LiveKitError, match="DeleteRoom"):
             await rooms.delete_room(ROOM)
 
 
+@pytest.mark.netns
 async def test_the_join_token_carries_the_contracts_identity_attributes_and_grants(
-    rooms: LiveKitRooms,
+    rooms: LiveKitRooms, livekit_stack: LocalStack
 ) -> None:
     info = CallInfo(SID, "MZ1", "AC1", from_number="+15550100001", to_number="+15550100002")
-    claims = api.TokenVerifier("devkey", "secret").verify(rooms.join_token(info))
+    verifier = api.TokenVerifier(livekit_stack.api_key, livekit_stack.api_secret)
+    claims = verifier.verify(rooms.join_token(info))
     assert claims.identity == ROOM and claims.kind == "standard"
     assert claims.attributes == {
         "trunkline.path": "twilio-ws",

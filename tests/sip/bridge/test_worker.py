@@ -2,7 +2,7 @@
 
 Everything on the path is the product's: the sidecar in bridge mode, the LiveKit SDK on both
 sides, the worker's entrypoint with its pacer over RoomIO, the real openai plugin talking to the
-simulator. Only LiveKit itself is the test server, and Twilio the caller simulator.
+simulator, and LiveKit is the real livekit-server. Only Twilio is the caller simulator.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import pytest
 from agent.sim.script import Script, ToolCall, Turn
 from sip.bridge import contract
 from tests.agent.room_rig import running_worker
-from tests.livekit_server.server import LiveKitTestServer
+from tests.realstack.clients import room_names
 from tests.sip.bridge.rig import bridge_rig, bridge_tasks
 from trunkline.config import LiveKitCredentials
+from trunkline.stack import LocalStack
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -33,9 +34,9 @@ SCRIPT = Script(
 
 
 async def test_a_twilio_call_reaches_the_real_worker_and_the_agent_ends_it(
-    livekit_env: LiveKitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    livekit_env: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    credentials = LiveKitCredentials(livekit_env.url, "devkey", "secret")
+    credentials = LiveKitCredentials(livekit_env.url, livekit_env.api_key, livekit_env.api_secret)
     async with (
         running_worker(livekit_env, SCRIPT, tmp_path, monkeypatch) as worker,
         bridge_rig(credentials, livekit_env) as rig,
@@ -72,5 +73,5 @@ async def test_a_twilio_call_reaches_the_real_worker_and_the_agent_ends_it(
     # the worker labelled the caller twilio-ws and logged the call's turns under its CallSid
     turns = worker.turns()
     assert {t.path for t in turns} == {"twilio-ws"} and {t.call_id for t in turns} == {CALL_SID}
-    assert livekit_env.rooms.get(contract.room_name(CALL_SID)) is None
+    assert contract.room_name(CALL_SID) not in await room_names(livekit_env)
     assert not bridge_tasks()

@@ -1,7 +1,8 @@
 """A private network namespace with one non-loopback address, for WebRTC on one machine.
 
-libwebrtc (inside the ``livekit`` SDK) and aioice (inside aiortc) never gather ICE candidates
-on loopback, so a LiveKit server and its clients on one host need a real-looking interface.
+libwebrtc (inside the ``livekit`` SDK and Chromium) never gathers ICE candidates on loopback,
+and livekit-sip will not answer from another address than the one dialled, so a LiveKit stack
+and its clients on one host need a real-looking interface.
 Giving them the host's own interfaces would make tests depend on the machine's network and
 expose test ports on it; instead the *calling process* moves into a fresh network namespace
 that holds only ``lo`` and a veth pair carrying :data:`ADDRESS`. Packets between the server
@@ -10,8 +11,10 @@ and the clients then go through the namespace's local routing and never leave it
 Why in-process (``unshare(CLONE_NEWNET)``) and not a re-executed child: the namespace is a
 property of each thread, inherited by threads and subprocesses created *afterwards*. Entering
 it before the first thread exists puts everything the process later starts (livekit's native
-runtime, aiortc, an agents worker subprocess) inside it, and nothing is left behind: the
-namespace, its veth pair and addresses vanish with the process. Entering is refused once other
+runtime, the stack's servers, an agents worker subprocess, a browser) inside it, and nothing is
+left behind: the namespace, its veth pair and addresses vanish with the process. The tests and
+the benchmarks enter it; ``trunkline stack`` and ``trunkline lab`` use the machine's own
+address instead, so people can reach them. Entering is refused once other
 threads exist, because threads started earlier would stay outside.
 """
 
@@ -164,11 +167,11 @@ def has_address(address: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tests.realstack.netns CMD ARGS...``: run CMD inside a fresh namespace."""
+    """``python -m trunkline.stack.netns CMD ARGS...``: run CMD inside a fresh namespace."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(
-            "usage: python -m tests.realstack.netns CMD [ARGS...]\n"
+            "usage: python -m trunkline.stack.netns CMD [ARGS...]\n"
             f"Runs CMD in a private network namespace where {ADDRESS} is the only "
             "non-loopback address (needs root).",
             file=sys.stderr,
