@@ -212,7 +212,7 @@ async def test_wrong_credentials_fail_the_first_read_by_name(planes: Planes) -> 
         await planes.provision(secret="not-the-project-secret-but-long-enough-for-hs256")
 
     assert str(caught.value).startswith(
-        "listing LiveKit inbound trunks: LiveKit said unauthenticated"
+        "listing LiveKit inbound trunks: LiveKit did not accept the API key and secret (HTTP 401)"
     )
     assert planes.livekit.writes == [] and planes.twilio.requests == []
 
