@@ -419,3 +419,20 @@ async def test_termination_domain_is_managed_only_when_given(planes: Planes) -> 
     ]
     keep = await planes.provision()
     assert actions(keep)["Twilio Elastic SIP trunk 'trunkline'"] is Action.KEEP
+
+
+async def test_a_number_written_differently_is_the_same_number_to_livekit(
+    planes: Planes,
+) -> None:
+    # Typed by hand with formatting and no '+': the server stores it as typed, but matches
+    # calls to it (and checks conflicts) with formatting stripped and '+' added, so the trunk
+    # already serves NUMBER and rewriting it would be a write that changes nothing.
+    trunk = await planes.add_trunk("trunkline", "1 (555) 000-1111")
+    seen = len(await planes.api_log())
+
+    changes = await planes.provision()
+
+    assert actions(changes)[TRUNK] is Action.KEEP
+    assert writes((await planes.api_log())[seen:]) == ["CreateSIPDispatchRule"]
+    assert await planes.trunks() == [trunk]
+    assert list((await planes.only_rule()).trunk_ids) == [trunk.sip_trunk_id]
