@@ -63,7 +63,8 @@ def writes(calls: list[ApiCall]) -> list[str]:
 def read_api_log(path: Path) -> list[ApiCall]:
     """``API SIP.<Method>\\t{json}`` lines: livekit-server logs each Twirp call once answered."""
     calls: list[ApiCall] = []
-    for line in path.read_text(errors="replace").splitlines():
+    # only whole lines: the server may be writing the last one right now
+    for line in path.read_text(errors="replace").split("\n")[:-1]:
         _, found, rest = line.partition("\tAPI SIP.")
         if not found:
             continue
