@@ -9,10 +9,15 @@ without this the caller would sit in an empty room.
 Updates replace the whole object (the SIP update-fields message cannot carry ``room_config``),
 so the replacement starts from the existing object and changes only the fields we manage;
 anything set by hand in the LiveKit console (Krisp, headers, timeouts) survives.
+
+A trunk's numbers are stored as typed, but LiveKit matches calls against them (and refuses a
+second trunk for one of them) in a normal form, so they are compared in that form: a trunk
+that already holds our number written as ``1 (555) 000-1111`` is not rewritten.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -59,8 +64,27 @@ async def read_livekit(sip: SipService, spec: ProvisionSpec) -> LiveKitState:
     return LiveKitState(trunk=trunk, rule=rule)
 
 
+_LIVEKIT_NUMBER = re.compile(r"\+?[0-9\- ()]+")
+_NUMBER_FORMATTING = str.maketrans("", "", " -()")
+
+
+def livekit_number(number: str) -> str:
+    """``number`` as LiveKit compares numbers (livekit/protocol's ``NormalizeNumber``).
+
+    Spaces, dashes and parentheses are dropped and a ``+`` added; anything that is not such a
+    number (a SIP user name, say) is compared as it is.
+    """
+    if not _LIVEKIT_NUMBER.fullmatch(number):
+        return number
+    digits = number.translate(_NUMBER_FORMATTING)
+    return digits if digits.startswith("+") else f"+{digits}"
+
+
 def trunk_fields(trunk: api.SIPInboundTrunkInfo) -> dict[str, Value]:
-    return {"numbers": tuple(trunk.numbers), "allowed_addresses": tuple(trunk.allowed_addresses)}
+    return {
+        "numbers": tuple(livekit_number(n) for n in trunk.numbers),
+        "allowed_addresses": tuple(trunk.allowed_addresses),
+    }
 
 
 def desired_trunk_fields(spec: ProvisionSpec) -> dict[str, Value]:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
+from twilio.rest import Client
 
-from tests.sip.provision.conftest import ACCOUNT_SID, API_KEY, API_SECRET, AUTH_TOKEN, Planes
+from sip.provision import provisioner
+from tests.sip.provision.conftest import ACCOUNT_SID, AUTH_TOKEN, NUMBER, Planes, writes
+from tests.sip.provision.twilio_standin import LoopbackHttpClient
 from trunkline import cli
 
 
@@ -32,29 +36,87 @@ def test_bad_input_and_missing_credentials_are_listed_before_anything_is_contact
     ]
 
 
+def env_file(planes: Planes, tmp_path: Path, **overrides: str) -> Path:
+    settings = {
+        "LIVEKIT_URL": planes.stack.url,
+        "LIVEKIT_API_KEY": planes.stack.api_key,
+        "LIVEKIT_API_SECRET": planes.stack.api_secret,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "LIVEKIT_SIP_URI": "abc123.sip.livekit.cloud",
+    }
+    path = tmp_path / ".env.local"
+    path.write_text("".join(f"{k}={v}\n" for k, v in (settings | overrides).items()))
+    return path
+
+
+@pytest.fixture
+def twilio_on_loopback(planes: Planes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's Twilio client, sent to the stand-in (Twilio has no local real counterpart)."""
+    loopback = LoopbackHttpClient(planes.twilio_url)
+
+    def client(*args: Any, http_client: Any = None, **kwargs: Any) -> Client:
+        assert http_client is None, "the CLI passes no HTTP client of its own"
+        return Client(*args, http_client=loopback, **kwargs)
+
+    monkeypatch.setattr(provisioner, "Client", client)
+
+
+@pytest.mark.netns
+@pytest.mark.usefixtures("twilio_on_loopback")
+async def test_a_run_prints_the_plan_and_the_rule_dispatches_the_configured_agent(
+    planes: Planes,
+    tmp_path: Path,
+    clean_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = env_file(planes, tmp_path, AGENT_NAME="front-desk")
+    argv = ["provision", "--number", NUMBER, "--env-file", str(path)]
+
+    # The CLI runs its own event loop, so it gets a thread; the Twilio stand-in serves on this one.
+    code = await asyncio.to_thread(cli.main, argv)
+
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    trunk = await planes.only_trunk()
+    assert out.splitlines()[:8] == [
+        "LiveKit inbound trunk 'trunkline': create",
+        f"    numbers: (none) -> [{NUMBER}]",
+        "LiveKit dispatch rule 'trunkline': create",
+        "    rule: (none) -> individual room_prefix='call-'",
+        f"    trunk_ids: (none) -> [{trunk.sip_trunk_id}]",
+        "    agents: (none) -> [front-desk]",
+        "Twilio Elastic SIP trunk 'trunkline': create",
+        "    transfer_mode: (none) -> enable-all",
+    ]
+    (rule,) = await planes.rules(trunk.sip_trunk_id)
+    assert rule.room_config.agents[0].agent_name == "front-desk"
+
+    again = await asyncio.to_thread(cli.main, argv)
+    out, _ = capsys.readouterr()
+    assert again == 0
+    assert [line.rpartition(": ")[2] for line in out.splitlines()] == ["unchanged"] * 5
+
+
+@pytest.mark.netns
+@pytest.mark.usefixtures("twilio_on_loopback")
 async def test_a_failed_step_is_named_on_stderr_with_exit_status_1(
     planes: Planes,
     tmp_path: Path,
     clean_env: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    env_file = tmp_path / ".env.local"
-    env_file.write_text(
-        f"LIVEKIT_URL={planes.livekit_url}\nLIVEKIT_API_KEY={API_KEY}\n"
-        f"LIVEKIT_API_SECRET={API_SECRET}\nTWILIO_ACCOUNT_SID={ACCOUNT_SID}\n"
-        f"TWILIO_AUTH_TOKEN={AUTH_TOKEN}\nLIVEKIT_SIP_URI=abc123.sip.livekit.cloud\n"
-    )
-    planes.livekit.fail("ListSIPDispatchRule", "internal", "database unavailable")
-    argv = ["provision", "--number", "+15550001111", "--env-file", str(env_file)]
+    path = env_file(planes, tmp_path, LIVEKIT_API_SECRET="an-old-secret-of-at-least-32-bytes!")
+    argv = ["provision", "--number", NUMBER, "--env-file", str(path)]
 
-    # The CLI runs its own event loop, so it gets a thread; the stand-ins serve on this loop.
     code = await asyncio.to_thread(cli.main, argv)
 
     out, err = capsys.readouterr()
     assert code == 1 and out == ""
     assert err.splitlines()[0] == (
-        "trunkline provision: failed while listing LiveKit dispatch rules: "
-        "LiveKit said internal: database unavailable (HTTP 500)"
+        "trunkline provision: failed while listing LiveKit inbound trunks: LiveKit did not "
+        "accept the API key and secret (HTTP 401): check LIVEKIT_API_KEY and "
+        "LIVEKIT_API_SECRET against the project's keys"
     )
-    assert planes.livekit.requests("ListSIPInboundTrunk")
-    assert planes.livekit.writes == [] and planes.twilio.requests == []
+    assert writes(await planes.api_log()) == [] and await planes.trunks() == []
+    assert planes.twilio.requests == []

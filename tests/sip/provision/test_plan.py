@@ -67,6 +67,21 @@ def test_step_names_read_as_what_was_being_done(action: Action, name: str) -> No
             "LiveKit said not_found: no such trunk (HTTP 404)",
         ),
         (
+            # livekit-server's answer to a token signed with the wrong secret or an unknown key
+            api.TwirpError("unknown", "", status=401),
+            "LiveKit did not accept the API key and secret (HTTP 401): check LIVEKIT_API_KEY "
+            "and LIVEKIT_API_SECRET against the project's keys",
+        ),
+        (
+            api.TwirpError("unauthenticated", "token expired", status=401),
+            "LiveKit did not accept the API key and secret (HTTP 401) (token expired): check "
+            "LIVEKIT_API_KEY and LIVEKIT_API_SECRET against the project's keys",
+        ),
+        (
+            api.TwirpError("unknown", "", status=502),
+            "LiveKit answered HTTP 502 without an error message (unknown)",
+        ),
+        (
             TwilioRestException(400, "https://x", msg="bad", code=21204),
             "Twilio said HTTP 400: bad (Twilio error 21204)",
         ),

@@ -1,30 +1,27 @@
-"""Provisioning against both control planes on loopback: create, no-op, drift, dry run, failure."""
+"""Provisioning against the real livekit-server and the Twilio stand-in: create, no-op, drift,
+dry run, and failures the real server produces (conflicts, wrong secret, a crash mid-run)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import aiohttp
 import pytest
 from livekit import api
 
 from sip.provision.plan import Action, Change, ProvisionError
-from tests.sip.provision.conftest import NUMBER, SIP_URI, SPEC, Planes
+from tests.sip.provision.conftest import NUMBER, SIP_URI, SPEC, Planes, writes
+from trunkline.config import DEFAULT_AGENT_NAME
+
+pytestmark = pytest.mark.netns
 
 SECOND = "+15550002222"
+TRUNK = "LiveKit inbound trunk 'trunkline'"
+RULE = "LiveKit dispatch rule 'trunkline'"
 
 
 def actions(changes: list[Change]) -> dict[str, Action]:
     return {c.what: c.action for c in changes}
-
-
-def only_trunk(planes: Planes) -> api.SIPInboundTrunkInfo:
-    (trunk,) = planes.livekit.trunks.values()
-    return trunk
-
-
-def only_rule(planes: Planes) -> api.SIPDispatchRuleInfo:
-    (rule,) = planes.livekit.rules.values()
-    return rule
 
 
 async def test_fresh_create_makes_every_object(planes: Planes) -> None:
@@ -32,15 +29,17 @@ async def test_fresh_create_makes_every_object(planes: Planes) -> None:
     changes = await planes.provision(spec)
 
     assert [c.action for c in changes] == [Action.CREATE] * 5
-    assert planes.livekit.writes == ["CreateSIPInboundTrunk", "CreateSIPDispatchRule"]
-    trunk = only_trunk(planes)
+    run = await planes.api_log()
+    assert writes(run) == ["CreateSIPInboundTrunk", "CreateSIPDispatchRule"]
+    assert {c.status for c in run} == {"200"}
+    trunk = await planes.only_trunk()
     assert (trunk.name, list(trunk.numbers)) == ("trunkline", [NUMBER])
     assert list(trunk.allowed_addresses) == ["54.172.60.0/30"]
-    rule = only_rule(planes)
+    rule = await planes.only_rule()
     assert rule.name == "trunkline"
     assert rule.rule.dispatch_rule_individual.room_prefix == "call-"
     assert list(rule.trunk_ids) == [trunk.sip_trunk_id]
-    assert [a.agent_name for a in rule.room_config.agents] == ["trunkline"]
+    assert [a.agent_name for a in rule.room_config.agents] == [DEFAULT_AGENT_NAME]
 
     posts = [(w.path.split("/v1/")[1], w.form) for w in planes.twilio.writes]
     (trunk_sid,) = planes.twilio.trunks
@@ -66,53 +65,77 @@ async def test_fresh_create_makes_every_object(planes: Planes) -> None:
     assert any("voice webhook https://example.test/twiml stops" in n for n in association.notes)
 
 
+async def test_the_rule_dispatches_the_agent_by_name_as_the_server_stores_it(
+    planes: Planes,
+) -> None:
+    # Named-agent dispatch from a SIP dispatch rule has failed for self-hosted users
+    # (livekit#3690, sip#401); this is the half provisioning owns: what the server keeps.
+    # The agent's name differs from the objects' name, so neither can stand in for the other.
+    await planes.provision(replace(SPEC, agent_name="front-desk"))
+
+    trunk = await planes.only_trunk()
+    # the rules livekit-sip is offered for a call that arrives on this trunk
+    (rule,) = await planes.rules(trunk.sip_trunk_id)
+    assert rule.room_config.agents[0].agent_name == "front-desk"
+    assert len(rule.room_config.agents) == 1
+    assert rule.rule.WhichOneof("rule") == "dispatch_rule_individual"
+    assert rule.rule.dispatch_rule_individual.pin == ""
+
+
 async def test_second_run_changes_nothing(planes: Planes) -> None:
     await planes.provision()
-    livekit_writes, twilio_writes = len(planes.livekit.writes), len(planes.twilio.writes)
+    trunks, rules = await planes.trunks(), await planes.rules()
+    seen = len(await planes.api_log())
+    twilio_writes = len(planes.twilio.writes)
 
     changes = await planes.provision()
 
     assert {c.action for c in changes} == {Action.KEEP}
     assert len(changes) == 5
-    assert len(planes.livekit.writes) == livekit_writes
+    run = (await planes.api_log())[seen:]
+    assert [c.method for c in run] == ["ListSIPInboundTrunk", "ListSIPDispatchRule"]
+    assert await planes.trunks() == trunks and await planes.rules() == rules
     assert len(planes.twilio.writes) == twilio_writes
 
 
 async def test_drift_is_put_back_and_hand_made_settings_survive(planes: Planes) -> None:
     await planes.provision()
-    trunk, rule = only_trunk(planes), only_rule(planes)
+    trunk, rule = await planes.only_trunk(), await planes.only_rule()
     del trunk.numbers[:]
     trunk.numbers.append("+15559999999")
     trunk.krisp_enabled = True  # set by hand in the console: not ours to undo
+    await planes.replace_trunk(trunk)
     del rule.room_config.agents[:]
     rule.room_config.agents.append(api.RoomAgentDispatch(agent_name="someone-else"))
     rule.rule.dispatch_rule_individual.pin = "1234"
     rule.hide_phone_number = True
+    await planes.replace_rule(rule)
     (trunk_sid,) = planes.twilio.trunks
     planes.twilio.trunks[trunk_sid]["transfer_mode"] = "disable-all"
     (url,) = planes.twilio.origination_urls[trunk_sid].values()
     url.update(enabled=False, weight=5)
     for number in planes.twilio.account_numbers.values():
         number["trunk_sid"] = None
-    livekit_before, twilio_before = len(planes.livekit.writes), len(planes.twilio.writes)
+    seen = len(await planes.api_log())
+    twilio_before = len(planes.twilio.writes)
 
     changes = await planes.provision()
 
     assert actions(changes) == {
-        "LiveKit inbound trunk 'trunkline'": Action.UPDATE,
-        "LiveKit dispatch rule 'trunkline'": Action.UPDATE,
+        TRUNK: Action.UPDATE,
+        RULE: Action.UPDATE,
         "Twilio Elastic SIP trunk 'trunkline'": Action.UPDATE,
         f"Twilio origination URL {SIP_URI}": Action.UPDATE,
         f"Twilio phone number {NUMBER} on the trunk": Action.CREATE,
     }
-    assert planes.livekit.writes[livekit_before:] == [
-        "UpdateSIPInboundTrunk",
-        "UpdateSIPDispatchRule",
-    ]
-    trunk, rule = only_trunk(planes), only_rule(planes)
-    assert list(trunk.numbers) == [NUMBER] and trunk.krisp_enabled
-    assert [a.agent_name for a in rule.room_config.agents] == ["trunkline"]
-    assert rule.rule.dispatch_rule_individual.pin == "" and rule.hide_phone_number
+    run = (await planes.api_log())[seen:]
+    assert writes(run) == ["UpdateSIPInboundTrunk", "UpdateSIPDispatchRule"]
+    after_trunk, after_rule = await planes.only_trunk(), await planes.only_rule()
+    assert after_trunk.sip_trunk_id == trunk.sip_trunk_id
+    assert list(after_trunk.numbers) == [NUMBER] and after_trunk.krisp_enabled
+    assert after_rule.sip_dispatch_rule_id == rule.sip_dispatch_rule_id
+    assert [a.agent_name for a in after_rule.room_config.agents] == [DEFAULT_AGENT_NAME]
+    assert after_rule.rule.dispatch_rule_individual.pin == "" and after_rule.hide_phone_number
     assert url["enabled"] is True and url["weight"] == 1
     assert [n["phone_number"] for n in planes.twilio.trunk_numbers(trunk_sid)] == [NUMBER]
     assert planes.twilio.trunks[trunk_sid]["transfer_mode"] == "enable-all"
@@ -127,41 +150,55 @@ async def test_drift_is_put_back_and_hand_made_settings_survive(planes: Planes) 
 async def test_a_changed_spec_updates_only_what_it_touches(planes: Planes) -> None:
     planes.twilio.add_number(SECOND)
     await planes.provision()
+    seen = len(await planes.api_log())
     twilio_before = len(planes.twilio.writes)
 
     changes = await planes.provision(
         replace(SPEC, numbers=(NUMBER, SECOND), agent_name="front-desk")
     )
 
-    assert actions(changes)["LiveKit inbound trunk 'trunkline'"] is Action.UPDATE
-    assert actions(changes)["LiveKit dispatch rule 'trunkline'"] is Action.UPDATE
+    assert actions(changes)[TRUNK] is Action.UPDATE
+    assert actions(changes)[RULE] is Action.UPDATE
     assert actions(changes)[f"Twilio phone number {NUMBER} on the trunk"] is Action.KEEP
     assert actions(changes)[f"Twilio phone number {SECOND} on the trunk"] is Action.CREATE
+    assert writes((await planes.api_log())[seen:]) == [
+        "UpdateSIPInboundTrunk",
+        "UpdateSIPDispatchRule",
+    ]
     second_sid = next(
         s for s, n in planes.twilio.account_numbers.items() if n["phone_number"] == SECOND
     )
     assert [w.form for w in planes.twilio.writes[twilio_before:]] == [
         {"PhoneNumberSid": second_sid}
     ]
-    assert sorted(only_trunk(planes).numbers) == [NUMBER, SECOND]
-    assert [a.agent_name for a in only_rule(planes).room_config.agents] == ["front-desk"]
+    assert sorted((await planes.only_trunk()).numbers) == [NUMBER, SECOND]
+    rule = await planes.only_rule()
+    assert [a.agent_name for a in rule.room_config.agents] == ["front-desk"]
 
 
 async def test_dry_run_reads_and_reports_but_writes_nothing(planes: Planes) -> None:
     changes = await planes.provision(dry_run=True)
 
     assert [c.action for c in changes] == [Action.CREATE] * 5
-    assert planes.livekit.writes == [] and planes.twilio.writes == []
-    assert planes.livekit.requests("ListSIPInboundTrunk") and planes.twilio.requests
-    rule = next(c for c in changes if c.what.startswith("LiveKit dispatch rule"))
+    assert [c.method for c in await planes.api_log()] == [
+        "ListSIPInboundTrunk",
+        "ListSIPDispatchRule",
+    ]
+    assert await planes.trunks() == [] and await planes.rules() == []
+    assert planes.twilio.writes == [] and planes.twilio.requests
+    rule = next(c for c in changes if c.what == RULE)
     assert rule.render(dry_run=True)[0].endswith(": would create")
     assert "    trunk_ids: (none) -> [(new trunk)]" in rule.render(dry_run=True)
 
 
 async def test_dry_run_over_drift_shows_the_diff_and_writes_nothing(planes: Planes) -> None:
     await planes.provision()
-    only_trunk(planes).allowed_addresses.append("10.0.0.0/8")
-    livekit_before, twilio_before = len(planes.livekit.writes), len(planes.twilio.writes)
+    trunk = await planes.only_trunk()
+    trunk.allowed_addresses.append("10.0.0.0/8")
+    await planes.replace_trunk(trunk)
+    trunks, rules = await planes.trunks(), await planes.rules()
+    seen = len(await planes.api_log())
+    twilio_before = len(planes.twilio.writes)
 
     changes = await planes.provision(dry_run=True)
 
@@ -170,28 +207,85 @@ async def test_dry_run_over_drift_shows_the_diff_and_writes_nothing(planes: Plan
         "LiveKit inbound trunk 'trunkline': would update",
         "    allowed_addresses: [10.0.0.0/8] -> []",
     ]
-    assert len(planes.livekit.writes) == livekit_before
+    assert writes((await planes.api_log())[seen:]) == []
+    assert await planes.trunks() == trunks and await planes.rules() == rules
+    assert list((await planes.only_trunk()).allowed_addresses) == ["10.0.0.0/8"]
     assert len(planes.twilio.writes) == twilio_before
-    assert list(only_trunk(planes).allowed_addresses) == ["10.0.0.0/8"]
 
 
-async def test_a_failing_livekit_step_is_named_and_a_rerun_resumes(planes: Planes) -> None:
-    planes.livekit.fail("CreateSIPDispatchRule", "invalid_argument", "rule conflicts with SDR_x")
+async def test_a_rule_the_server_refuses_is_named_and_a_rerun_resumes(planes: Planes) -> None:
+    # An earlier run stopped after the trunk; since then someone gave that trunk a rule of
+    # their own. The server allows one PIN-less rule per trunk and number, so ours conflicts.
+    trunk = await planes.add_trunk("trunkline", NUMBER)
+    theirs = await planes.add_rule("by-hand", trunk.sip_trunk_id)
 
     with pytest.raises(ProvisionError) as caught:
         await planes.provision()
 
     assert str(caught.value) == (
-        "creating the LiveKit dispatch rule 'trunkline': "
-        "LiveKit said invalid_argument: rule conflicts with SDR_x (HTTP 400)"
+        f"creating the {RULE}: LiveKit said invalid_argument: Dispatch rule for the same "
+        "trunk, inbound number, number, and PIN combination already exists in dispatch rule "
+        f'"{theirs.sip_dispatch_rule_id}" "by-hand" (HTTP 400)'
     )
-    assert [c.what for c in planes.reports[-1]] == ["LiveKit inbound trunk 'trunkline'"]
+    assert [(c.what, c.action) for c in planes.reports[-1]] == [(TRUNK, Action.KEEP)]
+    assert await planes.rules() == [theirs]
     assert planes.twilio.writes == []
 
-    planes.livekit.heal()
+    await planes.delete_rule(theirs.sip_dispatch_rule_id)
     changes = await planes.provision()
-    assert actions(changes)["LiveKit inbound trunk 'trunkline'"] is Action.KEEP
-    assert actions(changes)["LiveKit dispatch rule 'trunkline'"] is Action.CREATE
+
+    assert actions(changes)[TRUNK] is Action.KEEP
+    assert actions(changes)[RULE] is Action.CREATE
+    rule = await planes.only_rule()
+    assert list(rule.trunk_ids) == [trunk.sip_trunk_id]
+    assert len(planes.twilio.trunks) == 1
+
+
+async def test_a_trunk_the_server_refuses_stops_the_run_at_its_step(planes: Planes) -> None:
+    # Another trunk already takes the number. The server compares numbers with formatting
+    # stripped, so it refuses ours even though the other one's number is written differently.
+    other = await planes.add_trunk("old-pbx", "+1 (555) 000-1111")
+
+    with pytest.raises(ProvisionError) as caught:
+        await planes.provision()
+
+    assert str(caught.value) == (
+        f"creating the {TRUNK}: LiveKit said invalid_argument: Conflicting inbound SIP Trunks: "
+        f'"<new>" and "{other.sip_trunk_id}", using the same number(s) ["{NUMBER}"] without '
+        "AllowedNumbers set (HTTP 400)"
+    )
+    assert planes.reports[-1] == []
+    assert await planes.trunks() == [other] and await planes.rules() == []
+    assert planes.twilio.writes == []
+
+    await planes.delete_trunk(other.sip_trunk_id)
+    changes = await planes.provision()
+    assert [c.action for c in changes] == [Action.CREATE] * 5
+
+
+async def test_a_server_crash_mid_run_is_named_and_a_restart_resumes(planes: Planes) -> None:
+    def crash_after_the_trunk(change: Change) -> None:
+        if change.what == TRUNK:
+            planes.stack.kill_server()
+
+    with pytest.raises(ProvisionError) as caught:
+        await planes.provision(on_report=crash_after_the_trunk)
+
+    assert caught.value.step == f"creating the {RULE}"
+    # a pooled connection the crash closed, or no server to connect to
+    assert isinstance(caught.value.__cause__, aiohttp.ClientConnectionError)
+    assert caught.value.cause.startswith(type(caught.value.__cause__).__name__ + ": ")
+    assert planes.twilio.writes == []
+
+    planes.stack.start_server()
+    trunk = await planes.only_trunk()  # Redis kept what was written before the crash
+    assert await planes.rules() == []
+    changes = await planes.provision()
+
+    assert actions(changes)[TRUNK] is Action.KEEP
+    assert actions(changes)[RULE] is Action.CREATE
+    assert await planes.only_trunk() == trunk
+    assert list((await planes.only_rule()).trunk_ids) == [trunk.sip_trunk_id]
 
 
 async def test_a_failing_twilio_step_is_named(planes: Planes) -> None:
@@ -211,19 +305,23 @@ async def test_wrong_credentials_fail_the_first_read_by_name(planes: Planes) -> 
     with pytest.raises(ProvisionError) as caught:
         await planes.provision(secret="not-the-project-secret-but-long-enough-for-hs256")
 
-    assert str(caught.value).startswith(
-        "listing LiveKit inbound trunks: LiveKit said unauthenticated"
+    assert str(caught.value) == (
+        "listing LiveKit inbound trunks: LiveKit did not accept the API key and secret "
+        "(HTTP 401): check LIVEKIT_API_KEY and LIVEKIT_API_SECRET against the project's keys"
     )
-    assert planes.livekit.writes == [] and planes.twilio.requests == []
+    # refused before the SIP service: the server logged no SIP call at all
+    assert await planes.api_log() == []
+    assert planes.twilio.requests == []
 
 
 async def test_an_unreachable_server_is_named(planes: Planes) -> None:
-    planes.livekit_url = "http://127.0.0.1:9"  # discard port: nothing listens there
+    planes.stack.kill_server()
 
     with pytest.raises(ProvisionError) as caught:
         await planes.provision()
 
     assert str(caught.value).startswith("listing LiveKit inbound trunks: ClientConnectorError")
+    assert planes.twilio.requests == []
 
 
 async def test_a_number_the_account_lacks_stops_before_any_write(planes: Planes) -> None:
@@ -234,20 +332,27 @@ async def test_a_number_the_account_lacks_stops_before_any_write(planes: Planes)
         "looking up Twilio phone number +15557777777: "
         "this Twilio account has no such number (buy or port it first)"
     )
-    assert planes.livekit.writes == [] and planes.twilio.writes == []
+    assert writes(await planes.api_log()) == []
+    assert await planes.trunks() == [] and planes.twilio.writes == []
 
 
 async def test_two_objects_with_our_name_stop_before_any_write(planes: Planes) -> None:
-    for _ in range(2):
-        planes.livekit.add_trunk(api.SIPInboundTrunkInfo(name="trunkline", numbers=[NUMBER]))
+    # The server does not keep names unique (numbers must differ, names need not).
+    first = await planes.add_trunk("trunkline", NUMBER)
+    second = await planes.add_trunk("trunkline", SECOND)
+    seen = len(await planes.api_log())
 
     with pytest.raises(ProvisionError) as caught:
         await planes.provision()
 
-    assert str(caught.value).startswith(
-        "finding the LiveKit inbound trunk 'trunkline': 2 objects have this name (ST_"
+    ids = sorted([first.sip_trunk_id, second.sip_trunk_id])
+    assert str(caught.value) == (
+        f"finding the {TRUNK}: 2 objects have this name ({', '.join(ids)}); "
+        "delete or rename all but one"
     )
-    assert planes.livekit.writes == [] and planes.twilio.writes == []
+    assert writes((await planes.api_log())[seen:]) == []
+    assert await planes.trunks() == sorted([first, second], key=lambda t: t.sip_trunk_id)
+    assert planes.twilio.writes == []
 
 
 async def test_our_twilio_trunk_is_found_beyond_the_first_page(planes: Planes) -> None:
@@ -314,3 +419,20 @@ async def test_termination_domain_is_managed_only_when_given(planes: Planes) -> 
     ]
     keep = await planes.provision()
     assert actions(keep)["Twilio Elastic SIP trunk 'trunkline'"] is Action.KEEP
+
+
+async def test_a_number_written_differently_is_the_same_number_to_livekit(
+    planes: Planes,
+) -> None:
+    # Typed by hand with formatting and no '+': the server stores it as typed, but matches
+    # calls to it (and checks conflicts) with formatting stripped and '+' added, so the trunk
+    # already serves NUMBER and rewriting it would be a write that changes nothing.
+    trunk = await planes.add_trunk("trunkline", "1 (555) 000-1111")
+    seen = len(await planes.api_log())
+
+    changes = await planes.provision()
+
+    assert actions(changes)[TRUNK] is Action.KEEP
+    assert writes((await planes.api_log())[seen:]) == ["CreateSIPDispatchRule"]
+    assert await planes.trunks() == [trunk]
+    assert list((await planes.only_rule()).trunk_ids) == [trunk.sip_trunk_id]
