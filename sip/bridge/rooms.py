@@ -21,6 +21,7 @@ import aiohttp
 from livekit import api
 
 from sip.bridge import contract
+from sip.livekit_errors import livekit_failure
 from sip.sidecar.backend import CallInfo
 from trunkline.config import LiveKitCredentials
 
@@ -36,15 +37,6 @@ def rtc_url(url: str) -> str:
 
 class LiveKitError(RuntimeError):
     """A LiveKit server call failed or did not answer in time."""
-
-
-def twirp_failure(exc: api.TwirpError) -> str:
-    """What went wrong, for an operator. livekit-server refuses a bad key or secret before
-    its Twirp layer, so that answer carries only its HTTP status (401), no Twirp code."""
-    if exc.status == 401:
-        return "unauthenticated (HTTP 401): check LIVEKIT_API_KEY and LIVEKIT_API_SECRET"
-    detail = f": {exc.message}" if exc.message else ""
-    return f"{exc.code} (HTTP {exc.status}){detail}"
 
 
 @dataclass(frozen=True)
@@ -103,7 +95,7 @@ class LiveKitRooms:
                 f"{what}: no answer within {self.settings.api_timeout_s:g} s"
             ) from exc
         except api.TwirpError as exc:
-            raise LiveKitError(f"{what}: {twirp_failure(exc)}") from exc
+            raise LiveKitError(f"{what}: {livekit_failure(exc)}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise LiveKitError(f"{what}: {exc}") from exc
 

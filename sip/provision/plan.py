@@ -18,6 +18,8 @@ import aiohttp
 from livekit import api
 from twilio.base.exceptions import TwilioRestException
 
+from sip.livekit_errors import livekit_failure
+
 Value = str | int | bool | tuple[str, ...] | None
 
 
@@ -137,30 +139,12 @@ def step(name: str) -> Iterator[None]:
     except ProvisionError:
         raise
     except api.TwirpError as exc:
-        raise ProvisionError(name, _livekit_cause(exc)) from exc
+        raise ProvisionError(name, livekit_failure(exc)) from exc
     except TwilioRestException as exc:
         code = f" (Twilio error {exc.code})" if exc.code else ""
         raise ProvisionError(name, f"Twilio said HTTP {exc.status}: {exc.msg}{code}") from exc
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise ProvisionError(name, f"{type(exc).__name__}: {exc}") from exc
-
-
-def _livekit_cause(exc: api.TwirpError) -> str:
-    """What LiveKit answered, in words that point at the fix.
-
-    livekit-server refuses a token before its Twirp handler runs, with HTTP 401 and a plain-text
-    body (not Twirp's JSON), which the SDK reports as code ``unknown`` with no message; a proxy
-    in front of the server answers the same way. Neither reads well as "said unknown: ".
-    """
-    if exc.status == 401:
-        detail = f" ({exc.message})" if exc.message else ""
-        return (
-            f"LiveKit did not accept the API key and secret (HTTP 401){detail}: check "
-            "LIVEKIT_API_KEY and LIVEKIT_API_SECRET against the project's keys"
-        )
-    if not exc.message:
-        return f"LiveKit answered HTTP {exc.status} without an error message ({exc.code})"
-    return f"LiveKit said {exc.code}: {exc.message} (HTTP {exc.status})"
 
 
 def _comparable(value: Value) -> object:
