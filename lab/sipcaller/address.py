@@ -214,9 +214,6 @@ class NameAddr:
         kept = tuple(p for p in self.params if p[0].lower() != "tag")
         return replace(self, params=(*kept, ("tag", tag)))
 
-    def without_tag(self) -> NameAddr:
-        return replace(self, params=tuple(p for p in self.params if p[0].lower() != "tag"))
-
     def __str__(self) -> str:
         display = ""
         if self.display is not None:

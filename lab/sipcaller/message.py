@@ -110,16 +110,6 @@ class Headers:
             raise SipParseError(f"header {name} value contains a line break")
         self._items.append((canonical_name(name), value))
 
-    def set(self, name: str, value: str) -> None:
-        """Replace every field of ``name`` with one, where the first of them was."""
-        key = canonical_name(name).lower()
-        at = next((i for i, (n, _) in enumerate(self._items) if n.lower() == key), None)
-        self.remove(name)
-        if at is None:
-            self.add(name, value)
-        else:
-            self._items.insert(at, (canonical_name(name), value))
-
     def remove(self, name: str) -> None:
         key = canonical_name(name).lower()
         self._items = [(n, v) for n, v in self._items if n.lower() != key]
@@ -141,9 +131,6 @@ class Headers:
             else:
                 values.append(v)
         return values
-
-    def copy(self) -> Headers:
-        return Headers(self._items)
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(list(self._items))
@@ -167,9 +154,6 @@ class CSeq:
         if value >= 2**31:
             raise SipParseError(f"CSeq {value} is not below 2**31")
         return cls(value, method)
-
-    def __str__(self) -> str:
-        return f"{self.number} {self.method}"
 
 
 @dataclass

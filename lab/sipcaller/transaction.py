@@ -96,7 +96,6 @@ class ClientTransaction:
         self.dest = dest
         self.invite = request.method == "INVITE"
         self.state = State.CALLING
-        self.retransmits = 0
         self._data = request.encode()
         self._send = send
         self._reliable = reliable
@@ -188,7 +187,6 @@ class ClientTransaction:
                 self._responses.put_nowait(None)
                 return
             await self._send(self._data, self.dest)
-            self.retransmits += 1
             interval = self._timers.t2 if self.state is State.PROCEEDING else next(intervals)
             resend_at += interval
 
