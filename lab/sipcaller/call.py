@@ -140,6 +140,11 @@ class ReceivedRequest:
     request: Request
 
 
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.warning("call task failed: %r", exc)
+
+
 def _retrieve(future: asyncio.Future[Any]) -> None:
     """Mark a future's exception as seen: the call keeps failures for whoever asks."""
     if not future.cancelled():
@@ -228,9 +233,11 @@ class SipCall:
         return str(host), int(resolved_port)
 
     def _spawn(self, work: Awaitable[object]) -> None:
+        """Run ``work`` beside the caller; a failure is logged, never left unretrieved."""
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
 
     def _build_invite(self, cseq: int, credentials: tuple[str, str] | None) -> Request:
         media = self._require_media()

@@ -33,8 +33,6 @@ class RtpSession(asyncio.DatagramProtocol):
         # what the far end sends us uses the payload types of our offer (RFC 3264 §5.1)
         self.recording = Recording(audio_pt=PCMU, event_pt=TELEPHONE_EVENT)
         self.stats = PacerStats()
-        self.ignored = 0
-        """Datagrams that were RTCP or not RTP at all."""
         self.local_port = 0
         """The bound port (kept after closing, for reports)."""
         self.outbox: Outbox | None = None
@@ -44,7 +42,7 @@ class RtpSession(asyncio.DatagramProtocol):
 
     @classmethod
     async def open(cls, host: str, clock: Clock) -> RtpSession:
-        """Bind a UDP port on ``host``, even if one of a few tries gives an even one."""
+        """Bind a UDP port on ``host``; an even one, if one of a few tries gets one."""
         loop = asyncio.get_running_loop()
         attempts = 0
         while True:
@@ -61,12 +59,12 @@ class RtpSession(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: Address) -> None:
         arrival = self._clock.now()
         if is_rtcp(data):
-            self.ignored += 1
+            self.recording.ignore()
             return
         try:
             self.recording.add(RtpPacket.decode(data), arrival)
         except SipParseError as exc:
-            self.ignored += 1
+            self.recording.ignore()
             logger.debug("RTP from %s dropped: %s", addr, exc)
 
     def error_received(self, exc: Exception) -> None:

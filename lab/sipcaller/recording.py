@@ -63,6 +63,8 @@ class Heard:
     digits: tuple[ReceivedDigit, ...]
     other_packets: int
     """RTP packets of payload types that are neither the audio nor telephone-event."""
+    ignored: int
+    """Datagrams on the RTP port that were RTCP or not RTP at all."""
 
     @property
     def first_arrival(self) -> float | None:
@@ -118,6 +120,7 @@ class Recording:
         self._packets: list[ReceivedPacket] = []
         self._events = EventReceiver()
         self._other = 0
+        self._ignored = 0
 
     def add(self, packet: RtpPacket, arrival: float) -> None:
         if packet.payload_type == self.audio_pt:
@@ -136,5 +139,9 @@ class Recording:
         else:
             self._other += 1
 
+    def ignore(self) -> None:
+        """Count a datagram that was not usable RTP."""
+        self._ignored += 1
+
     def heard(self) -> Heard:
-        return Heard(tuple(self._packets), self._events.digits, self._other)
+        return Heard(tuple(self._packets), self._events.digits, self._other, self._ignored)

@@ -56,6 +56,8 @@ def test_events_and_other_payload_types_are_kept_apart() -> None:
     recording = Recording(audio_pt=0, event_pt=101)
     recording.add(RtpPacket(101, 1, 800, 1, bytes([1, 0x8A, 0, 160]), marker=True), 1.0)
     recording.add(RtpPacket(13, 2, 800, 1, b"\x00"), 1.0)  # comfort noise: not decoded
+    recording.ignore()
     heard = recording.heard()
     assert [d.digit for d in heard.digits] == ["1"] and heard.other_packets == 1
+    assert heard.ignored == 1
     assert heard.packets == () and len(heard.pcm()) == 0 and heard.first_arrival is None
