@@ -15,5 +15,5 @@ Audio metrics: :mod:`~lab.bandwidth` (99 % bandwidth, Welch and FFT-bin), :mod:`
 every call says, and the clean reply), :mod:`~lab.path_runner` and :mod:`~lab.twilio_runner`
 (placing calls per path), :mod:`~lab.heard` (what the caller heard), :mod:`~lab.source_ab`
 (the rtc.AudioSource pacer A/B), :mod:`~lab.live_section`, :mod:`~lab.pacer_section`,
-:mod:`~lab.live_notes`.
+:mod:`~lab.live_notes`. The SIP caller a carrier trunk would be: :mod:`lab.sipcaller`.
 """
