@@ -327,3 +327,25 @@ class Caller:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.room.disconnect()
         await self.source.aclose()
+
+
+def user_texts(session: SimSession) -> list[str]:
+    return [
+        part.get("text", "")
+        for item in session.conversation.items
+        if item.role == "user"
+        for part in item.data.get("content", [])
+    ]
+
+
+def tool_outputs(session: SimSession, name: str) -> list[str]:
+    """What the agent answered to the model's calls of tool ``name``."""
+    items = session.conversation.items
+    calls = {
+        i.data["call_id"] for i in items if i.type == "function_call" and i.data["name"] == name
+    }
+    return [
+        str(i.data["output"])
+        for i in items
+        if i.type == "function_call_output" and i.data["call_id"] in calls
+    ]

@@ -7,7 +7,7 @@ and plays the caller: a browser publishing wideband speech, a SIP-kind participa
 methods. The simulator is the model, with a script per test so tools run end to end. What the
 agent did to the call is checked through the server's own faces: why the caller was
 disconnected, which rooms it still lists. (A SIP call through the real livekit-sip, with its
-REFER and BYE, is tested in ``tests/lab/sipcaller``.)
+REFER and BYE, is tested in ``test_sip_call.py``.)
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from agent.bridge_contract import (
     TO_ATTRIBUTE,
 )
 from agent.sim.script import Script, ToolCall, Turn
-from agent.sim.session import SimSession
 from tests.realstack.clients import room_names, server_api
 from tests.waiting import eventually
 from trunkline.stack import LocalStack
@@ -41,7 +40,9 @@ from .room_rig import (
     audible_ms,
     running_worker,
     speech,
+    tool_outputs,
     ulaw_speech,
+    user_texts,
     voice_band_share,
 )
 
@@ -64,28 +65,6 @@ def transfer_then_goodbye(after_transfer: str, *middle: Turn) -> Script:
         Turn("Goodbye!", call=ToolCall("end_call")),
     )
     return Script(greeting="Hello, this is trunkline.", turns=turns, fallback="")
-
-
-def user_texts(session: SimSession) -> list[str]:
-    return [
-        part.get("text", "")
-        for item in session.conversation.items
-        if item.role == "user"
-        for part in item.data.get("content", [])
-    ]
-
-
-def tool_outputs(session: SimSession, name: str) -> list[str]:
-    """What the agent answered to the model's calls of tool ``name``."""
-    items = session.conversation.items
-    calls = {
-        i.data["call_id"] for i in items if i.type == "function_call" and i.data["name"] == name
-    }
-    return [
-        str(i.data["output"])
-        for i in items
-        if i.type == "function_call_output" and i.data["call_id"] in calls
-    ]
 
 
 def assert_turns(worker: Worker, path: str, call_id: str, count: int) -> None:

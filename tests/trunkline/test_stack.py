@@ -85,6 +85,7 @@ def test_configs_bind_the_host_only_and_share_keys_and_redis() -> None:
     assert server["keys"] == {"key": "s" * 43} and not server["turn"]["enabled"]
     assert server["agents"]["target_load"] == AGENT_TARGET_LOAD > 1.0
     assert (sip["api_key"], sip["api_secret"]) == ("key", "s" * 43)
+    assert sip["max_cpu_utilization"] == 1.0  # its health must not flap on a busy machine
     assert sip["ws_url"] == "ws://10.88.0.1:7890"
     assert sip["redis"] == server["redis"] == {"address": "127.0.0.1:6390"}
     assert (sip["listen_ip"], sip["nat_1_to_1_ip"], sip["rtp_port"]) == (

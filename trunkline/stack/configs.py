@@ -72,6 +72,10 @@ def sip_config(host: str, ports: Ports, api_key: str, api_secret: str) -> dict[s
         "use_external_ip": False,
         "rtp_port": f"{low}-{high}",
         "health_port": ports.sip_health,
+        # livekit-sip's health check reports "under load" (HTTP 429) once the machine's CPU is
+        # over this share, for a load balancer to route around it; on one shared machine that
+        # says nothing about the gateway, so only a fully busy CPU counts (1.0 is its maximum)
+        "max_cpu_utilization": 1.0,
         "logging": {"level": "debug"},
     }
 
