@@ -97,7 +97,7 @@ def _product_env(stack: LocalStack, agent_name: str) -> dict[str, str]:
     return env
 
 
-def _worker(stack: LocalStack, env: Mapping[str, str], run: Path) -> Service:
+def _worker(env: Mapping[str, str], run: Path) -> Service:
     log = run / "worker.log"
     return Service(
         "worker",
@@ -137,7 +137,7 @@ def running(args: argparse.Namespace) -> Iterator[tuple[Endpoints, list[Service]
     try:
         env = _product_env(stack, args.agent_name)
         if not args.no_worker:
-            services.append(_worker(stack, env, run))
+            services.append(_worker(env, run))
             services[-1].start(WORKER_START_S)
         sidecar_url = None
         if not args.no_sidecar:
