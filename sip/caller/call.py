@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from html import unescape
 
@@ -111,6 +111,8 @@ class SimulatedCaller:
         self.stream_sid = "MZ" + secrets.token_hex(16)
         self.account_sid = "AC" + "0" * 32
         self._seq = 0
+        #: digits pressed, sent by the tick loop ahead of its next media message
+        self._pressed: list[str] = []
         self._chunk = 0
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._arrivals: list[float] = []
@@ -160,13 +162,20 @@ class SimulatedCaller:
         }
         return unescape(match.group(1)), params
 
-    async def _send(self, msg: p.InboundMessage) -> None:
-        assert self._ws is not None
-        await self._ws.send_str(p.serialize_inbound(msg))
+    async def _send(self, kind: Callable[..., p.InboundMessage], *fields: object) -> None:
+        """Send ``kind(sequence_number, *fields)`` with the next sequence number.
 
-    def _next_seq(self) -> int:
+        Twilio numbers a stream's messages in the order it writes them, and the sidecar drops
+        one that is not after the last (a duplicate or a late one). So the number is taken
+        here, as the message is written: aiohttp writes a frame to the transport before its
+        first ``await``, so the tick loop and the receiver (acknowledging marks) cannot put a
+        later number on the wire before an earlier one. Taking a number and writing later (in
+        another task) could; a lock instead would hold a mark's acknowledgement behind a tick's
+        flow control, and the sidecar would hear of playback late.
+        """
+        assert self._ws is not None
         self._seq += 1
-        return self._seq
+        await self._ws.send_str(p.serialize_inbound(kind(self._seq, *fields)))
 
     # --- the call ------------------------------------------------------------------------
 
@@ -176,16 +185,10 @@ class SimulatedCaller:
         started = time.monotonic()
         async with self.http.ws_connect(stream_url, headers=ws_headers, max_msg_size=0) as ws:
             self._ws = ws
-            await self._send(p.Connected("Call", "1.0.0"))
+            assert self._ws is not None
+            await self._ws.send_str(p.serialize_inbound(p.Connected("Call", "1.0.0")))
             await self._send(
-                p.Start(
-                    self._next_seq(),
-                    self.stream_sid,
-                    self.account_sid,
-                    self.o.call_sid,
-                    ("inbound",),
-                    params,
-                )
+                p.Start, self.stream_sid, self.account_sid, self.o.call_sid, ("inbound",), params
             )
             receiver = asyncio.create_task(self._receive(ws))
             try:
@@ -196,11 +199,7 @@ class SimulatedCaller:
             finally:
                 if not ws.closed:
                     with contextlib.suppress(ConnectionError, RuntimeError):
-                        await self._send(
-                            p.Stop(
-                                self._next_seq(), self.stream_sid, self.account_sid, self.o.call_sid
-                            )
-                        )
+                        await self._send(p.Stop, self.stream_sid, self.account_sid, self.o.call_sid)
                     self._hung_up_by = self._hung_up_by or "caller"
                     await ws.close()
                 receiver.cancel()
@@ -238,7 +237,7 @@ class SimulatedCaller:
     async def _ack(self, name: str) -> None:
         self._marks_acked += 1
         if self._ws is not None and not self._ws.closed:
-            await self._send(p.Mark(self._next_seq(), self.stream_sid, name))
+            await self._send(p.Mark, self.stream_sid, name)
 
     async def _tick_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         t0 = time.monotonic()
@@ -253,16 +252,16 @@ class SimulatedCaller:
                 await asyncio.sleep(delay)
             elif delay < -0.2:  # the process stalled: re-anchor, never send a burst
                 t0, n = time.monotonic(), 0
+            while self._pressed:
+                await self._send(p.Dtmf, self.stream_sid, "inbound_track", self._pressed.pop(0))
             self._chunk += 1
             await self._send(
-                p.Media(
-                    self._next_seq(),
-                    self.stream_sid,
-                    "inbound",
-                    self._chunk,
-                    (self._chunk - 1) * FRAME_MS,
-                    frame,
-                )
+                p.Media,
+                self.stream_sid,
+                "inbound",
+                self._chunk,
+                (self._chunk - 1) * FRAME_MS,
+                frame,
             )
             tick = self.playout.tick()
             self._heard.append(tick.audio)
@@ -326,17 +325,8 @@ class SimulatedCaller:
             self._open_turn = None
 
     def _press(self, digit: str) -> Generator[bytes, None, None]:
-        """Send a DTMF event, then listen to whatever the agent answers."""
-        assert self._ws is not None
-        ws = self._ws
-        task = asyncio.ensure_future(
-            ws.send_str(
-                p.serialize_inbound(
-                    p.Dtmf(self._next_seq(), self.stream_sid, "inbound_track", digit)
-                )
-            )
-        )
-        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+        """Send a DTMF event (with the next tick, in sequence), then listen to the answer."""
+        self._pressed.append(digit)
         reply = self._reply = _Reply(since=time.monotonic())
         deadline = reply.since + self.o.reply_timeout_s
         while time.monotonic() < deadline and not reply.finished(
