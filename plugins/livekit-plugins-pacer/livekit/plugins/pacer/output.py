@@ -6,8 +6,9 @@ sees the inner output's sample rate through this decorator, so it resamples the 
 once, to the rate the sink needs, before the pacer frames it.
 
 Playback is reported from the inner output only — the pacer never claims audio it merely
-queued — and the inner output's positions are mapped back past the silence the pacer inserted,
-so an interrupted reply is truncated exactly where the listener stopped hearing it.
+queued — and the inner output's positions are mapped back past the silence the pacer inserted
+and through any stretching, into the model's own time, so an interrupted reply is truncated
+exactly where the listener stopped hearing it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .log import logger
 from .source_sink import to_audio_frame
 from .stats import SegmentStats
 from .stream import PacedFrame, PacedStream
+from .stretch import Stretch
 from .ticker import Ticker
 from .timeline import Timeline
 from .writer import SinkWriter
@@ -68,7 +70,8 @@ class PacedAudioOutput(io.AudioOutput):
 
     Args:
         next_in_chain: the output to decorate (``session.output.audio``).
-        frame_ms, prebuffer_ms, adaptive_hold, max_buffer_ms, ticker: as :class:`PacedStream`.
+        frame_ms, prebuffer_ms, adaptive_hold, max_buffer_ms, stretch, ticker: as
+            :class:`PacedStream`.
         lead_ms: how far ahead of real time frames may go; None picks
             :func:`default_lead_ms` (100 ms above RoomIO, 0 otherwise).
         on_segment: called with each segment's :class:`SegmentStats` when it ends.
@@ -87,6 +90,7 @@ class PacedAudioOutput(io.AudioOutput):
         lead_ms: int | None = None,
         adaptive_hold: bool | AdaptiveHold = True,
         max_buffer_ms: float = 5000,
+        stretch: Stretch | None = None,
         ticker: Ticker | None = None,
         on_segment: Callable[[SegmentStats], None] | None = None,
         label: str = "Pacer",
@@ -105,6 +109,7 @@ class PacedAudioOutput(io.AudioOutput):
             else AdaptiveHold(initial=prebuffer_ms / 1000.0, adaptive=adaptive_hold)
         )
         self._max_buffer_ms = max_buffer_ms
+        self._stretch = stretch
         self._ticker = ticker
         self._on_segment = on_segment
         self._stream: PacedStream | None = None
@@ -231,7 +236,7 @@ class PacedAudioOutput(io.AudioOutput):
             super().on_playback_progressed(
                 started_at=started_at + run.sent_start / rate,
                 offset=run.content_start / rate,
-                duration=run.length / rate,
+                duration=run.content_length / rate,
             )
 
     def _playing_entry(self) -> _Entry | None:
@@ -274,7 +279,7 @@ class PacedAudioOutput(io.AudioOutput):
 
         async def hand_over() -> None:  # on the writer's task, off the ticker's hot path
             assert entry.timeline is not None and self.next_in_chain is not None
-            entry.timeline.add_frame(len(frame.pcm), frame.content_samples)
+            entry.timeline.add_frame(len(frame.pcm), frame.content_samples, frame.model_samples)
             entry.handed = True
             self._inner_open = True
             await self.next_in_chain.capture_frame(to_audio_frame(frame))
@@ -315,6 +320,7 @@ class PacedAudioOutput(io.AudioOutput):
             lead_ms=self._lead_ms,
             adaptive_hold=self._hold,
             max_buffer_ms=self._max_buffer_ms,
+            stretch=self._stretch,
             ticker=self._ticker,
             on_stats=self._on_segment,
         )
