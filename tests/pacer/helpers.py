@@ -16,7 +16,8 @@ def voice(n: int, rate: int = 8000) -> Pcm:
     made for, so stretching it keeps it a clean tone."""
     t = np.arange(n) / rate
     wave = 6000 * np.sin(2 * np.pi * 140 * t) + 2000 * np.sin(2 * np.pi * 420 * t)
-    return wave.astype(np.int16)
+    pcm: Pcm = wave.astype(np.int16)
+    return pcm
 
 
 def ramp(n: int, start: int = 1) -> Pcm:

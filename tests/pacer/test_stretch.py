@@ -178,7 +178,7 @@ async def test_the_output_reports_model_time_through_stretched_frames(clock: Vir
         sent.append(f)
         hand_over(f)
 
-    out.on_frame = spy  # type: ignore[method-assign]
+    out.on_frame = spy  # type: ignore[method-assign,assignment]
     await out.capture_frame(frame(voice(800)))
     await run_for(clock, 0.1)
     assert len(leaf.frames) >= 3 and all(f.model_samples < F for f in sent[:3])
