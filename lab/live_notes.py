@@ -106,10 +106,11 @@ frames on a drift-free clock, 60 ms lead into Twilio's buffer, adaptive start ho
 and Twilio's buffer (the caller's playout) absorbs the bursts. Latency, gaps, clicks and
 barge-in are measured at the caller as in the live section; **after detection** is the
 response latency less the turn detection (turn detected → first audio at the caller), median
-per arm; **playout ran dry** counts the caller's playout underruns; **pacer underruns** are
-the pacer's own count of starved stretches (silence it sent) and their total, from the turn
-log; **buffer max** is the most audio the caller's playout held when a media message arrived
-— how far ahead of real time the sender ran.
+per arm; **playout ran dry** counts the caller's playout underruns; **pacer late gaps** are
+the pacer's own count of them (frames it sent after the caller's buffer would have run dry)
+and their total, from the turn log; **pacer underruns** are the pacer's own count of starved
+stretches (silence it sent) and their total; **buffer max** is the most audio the caller's
+playout held when a media message arrived — how far ahead of real time the sender ran.
 """
 
 FRAME_TIMING_NOTE = """\
