@@ -92,6 +92,7 @@ def test_any_chunking_yields_the_same_audio_in_full_frames(
     data=st.data(),
     seconds=st.floats(min_value=0.001, max_value=1.5),
     start_cover=st.sampled_from([0.0, 0.5, 1.0]),
+    max_rate=st.sampled_from([1.0, 1.1]),
 )
 def test_adaptive_playout_accounts_for_every_model_sample(
     rate: int,
@@ -100,10 +101,11 @@ def test_adaptive_playout_accounts_for_every_model_sample(
     data: st.DataObject,
     seconds: float,
     start_cover: float,
+    max_rate: float,
 ) -> None:
     total = max(1, int(seconds * rate))
     chunks = data.draw(deliveries(total))
-    stretch = Stretch(start_cover=start_cover)
+    stretch = Stretch(start_cover=start_cover, max_rate=max_rate)
     sink, stream, audio = play(rate, frame_ms, lead_ms, chunks, stretch)
     frame_samples = rate * frame_ms // 1000
     seg = sink.ended[0]

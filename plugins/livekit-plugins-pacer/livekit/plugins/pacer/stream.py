@@ -160,6 +160,7 @@ class PacedStream:
         else:
             self._hold = AdaptiveHold(initial=prebuffer_ms / 1000.0, adaptive=adaptive_hold)
         self._stretch = stretch
+        self._catch_up = stretch is not None and stretch.max_rate > 1.0
         self._feed_min = max(1, self.frame_samples // 4)
         self._silence: Pcm = np.zeros(self.frame_samples, dtype=np.int16)
         self._silence.flags.writeable = False
@@ -510,7 +511,9 @@ class PacedStream:
                 self._starved = False
                 seg.model_position += content
                 # time lost to slowing is caught up on the general path
-                seg.plain = stats.stretched_out_samples <= stats.stretched_samples
+                seg.plain = (
+                    not self._catch_up or stats.stretched_out_samples <= stats.stretched_samples
+                )
             elif flushed:
                 pcm = np.concatenate([seg.take_rest(), silence[queued:]])
                 content = model = queued
@@ -563,15 +566,20 @@ class PacedStream:
         self, seg: Segment, stretcher: Stretcher, deadline: float, now: float, flushed: bool
     ) -> float:
         """Slow while less than the target is ahead of the listener; catch up the time lost
-        once well ahead (or once everything is queued); 1.0× otherwise."""
+        once well ahead (or once everything is queued); 1.0× otherwise. An episode that has
+        begun carries on past the threshold that started it (``Stretch.hysteresis``)."""
         stretch = self._stretch
         assert stretch is not None
         stats = seg.stats
         ahead = max(0.0, deadline - now) * self.sample_rate + seg.queued + stretcher.pending_model
-        if not flushed and ahead < seg.target_samples:
+        target = seg.target_samples
+        current = stretcher.rate if stretcher.active else 1.0
+        if not flushed and (
+            ahead < target or (current < 1.0 and ahead < (1.0 + stretch.hysteresis) * target)
+        ):
             return stretch.min_rate
         lost = stats.stretched_out_samples - stats.stretched_samples
-        if lost > 0 and (flushed or ahead >= stretch.ahead * seg.target_samples):
+        if lost > 0 and (flushed or current != 1.0 or ahead >= stretch.ahead * target):
             return stretch.max_rate
         return 1.0
 
