@@ -107,6 +107,12 @@ def out(leaf: Leaf, ticker: Ticker) -> PacedAudioOutput:
     return PacedAudioOutput(leaf, ticker=ticker)
 
 
+@pytest.fixture
+def held(leaf: Leaf, ticker: Ticker) -> PacedAudioOutput:
+    """The start hold alone (no adaptive playout): a stall after 100 ms becomes silence."""
+    return PacedAudioOutput(leaf, ticker=ticker, stretch=None)
+
+
 async def test_the_session_sees_the_inner_rate_through_every_decorator(
     out: PacedAudioOutput,
 ) -> None:
@@ -138,8 +144,9 @@ async def test_paced_frames_reach_the_leaf_and_its_position_comes_back(
 
 
 async def test_inserted_silence_is_not_reported_as_heard(
-    clock: VirtualClock, out: PacedAudioOutput, leaf: Leaf
+    clock: VirtualClock, held: PacedAudioOutput, leaf: Leaf
 ) -> None:
+    out = held
     await out.capture_frame(frame(ramp(800)))
     await run_for(clock, 0.3)  # 100 ms plays, then ~140 ms of silence
     await out.capture_frame(frame(ramp(800)))
@@ -203,8 +210,9 @@ async def test_segments_report_in_order_and_the_next_one_plays_after_a_cut(
 
 
 async def test_progress_is_mapped_past_inserted_silence(
-    clock: VirtualClock, out: PacedAudioOutput, leaf: Leaf
+    clock: VirtualClock, held: PacedAudioOutput, leaf: Leaf
 ) -> None:
+    out = held
     seen: list[io.PlaybackProgressedEvent] = []
     out.on("playback_progressed", seen.append)
     await out.capture_frame(frame(ramp(800)))

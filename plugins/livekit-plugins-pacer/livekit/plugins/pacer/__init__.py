@@ -16,7 +16,7 @@ from livekit.agents import Plugin
 from .clock import Clock, LoopClock, VirtualClock
 from .hold import AdaptiveHold, needed_hold
 from .log import logger
-from .output import ROOM_LEAD_MS, PacedAudioOutput, default_lead_ms
+from .output import DEFAULT_STRETCH, ROOM_LEAD_MS, PacedAudioOutput, default_lead_ms
 from .source_sink import AudioSourceSink
 from .stats import SegmentStats, StreamStats
 from .stream import PacedFrame, PacedSink, PacedStream, PacerClosedError
@@ -26,6 +26,7 @@ from .version import __version__
 from .writer import SinkWriter
 
 __all__ = [
+    "DEFAULT_STRETCH",
     "QUANTUM_MS",
     "ROOM_LEAD_MS",
     "AdaptiveHold",
