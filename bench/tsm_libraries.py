@@ -231,10 +231,11 @@ def main() -> None:
         result = score(make, audio, args.repeats)
         ref = ref or result
         ratio = result.cpu_per_s_ms / ref.cpu_per_s_ms
+        held = f"{result.held_ms:.0f}" if package != "—" else "0"
         pesq = " | ".join(" / ".join(f"{v:.2f}" for v in values) for values in result.pesq.values())
         print(
             f"| {name} | {licence} | {pesq} | {result.cpu_per_s_ms:.2f} | "
-            f"{ratio:.1f}× | {result.held_ms:.0f} | {'yes' if result.exact_at_1 else 'no'} |",
+            f"{ratio:.1f}× | {held} | {'yes' if result.exact_at_1 else 'no'} |",
             flush=True,
         )
 

@@ -282,3 +282,17 @@ async def test_replies_and_barge_in_start_the_sink_afresh(
 def test_bad_stretch_settings(kw: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Stretch(**kw)
+
+
+async def test_a_sink_that_counts_for_itself_turns_the_streams_count_off(
+    clock: VirtualClock, ticker: Ticker, sink: RecordingSink
+) -> None:
+    s = stream(sink, ticker, count_late_gaps=False)
+    await s.push(ramp(8000))
+    s.flush()
+    clock.advance(0.1)
+    clock.lag = 0.1
+    clock.advance(0.12)
+    clock.lag = 0.0
+    clock.advance(1.0)
+    assert sink.ended[0].late_ticks == 1 and sink.ended[0].late_gaps == 0

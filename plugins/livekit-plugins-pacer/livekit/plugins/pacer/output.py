@@ -21,6 +21,8 @@ import numpy as np
 from livekit import rtc
 from livekit.agents.voice import io
 
+from .clock import Clock
+from .heard import SinkPlayout
 from .hold import AdaptiveHold
 from .log import logger
 from .source_sink import to_audio_frame
@@ -121,6 +123,9 @@ class PacedAudioOutput(io.AudioOutput):
         self._ticker = ticker
         self._on_segment = on_segment
         self._stream: PacedStream | None = None
+        self._clock: Clock | None = None
+        self._playout: SinkPlayout | None = None
+        self._pending_stats: deque[SegmentStats] = deque()
         self._writer: SinkWriter | None = None
         self._resampler: rtc.AudioResampler | None = None
         self._entries: deque[_Entry] = deque()
@@ -182,6 +187,9 @@ class PacedAudioOutput(io.AudioOutput):
     def clear_buffer(self) -> None:
         self._capturing = None
         self._resampler = None
+        self._report_pending()
+        if self._playout is not None:
+            self._playout.reset()
         if self._stream is not None:
             self._stream.clear()
         # segments none of whose frames reached the inner output played nothing; the one the
@@ -197,6 +205,8 @@ class PacedAudioOutput(io.AudioOutput):
     def pause(self) -> None:
         super().pause()
         self._paused = True
+        if self._playout is not None:
+            self._playout.reset()
         if self._stream is not None:
             self._stream.pause()
 
@@ -208,6 +218,7 @@ class PacedAudioOutput(io.AudioOutput):
 
     async def aclose(self) -> None:
         """Stop pacing: drop queued audio and stop the delivery task."""
+        self._report_pending()
         if self._stream is not None:
             await self._stream.aclose()
         if self._writer is not None:
@@ -288,6 +299,8 @@ class PacedAudioOutput(io.AudioOutput):
         async def hand_over() -> None:  # on the writer's task, off the ticker's hot path
             assert entry.timeline is not None and self.next_in_chain is not None
             entry.timeline.add_frame(len(frame.pcm), frame.content_samples, frame.model_samples)
+            if self._playout is not None and self._clock is not None:
+                self._playout.given(frame.segment, self._clock.now(), first=not entry.handed)
             entry.handed = True
             self._inner_open = True
             await self.next_in_chain.capture_frame(to_audio_frame(frame))
@@ -298,6 +311,26 @@ class PacedAudioOutput(io.AudioOutput):
         if segment.interrupted or self._writer is None:
             return  # clear_buffer() interrupts the inner output itself
         self._writer.submit(self._flush_inner)
+
+    def _on_stats(self, stats: SegmentStats) -> None:
+        """Report a segment once its frames are handed over (a cut one at once)."""
+        if self._on_segment is None:
+            return
+        if stats.interrupted or self._writer is None:
+            self._report_pending()
+            self._on_segment(stats)
+            return
+        self._pending_stats.append(stats)
+        self._writer.submit(self._report_one)
+
+    def _report_one(self) -> None:
+        if self._pending_stats and self._on_segment is not None:
+            self._on_segment(self._pending_stats.popleft())
+
+    def _report_pending(self) -> None:
+        """A barge-in drops queued hand-overs: report finished segments now, in order."""
+        while self._pending_stats and self._on_segment is not None:
+            self._on_segment(self._pending_stats.popleft())
 
     def _flush_inner(self) -> None:
         if self._inner_open and self.next_in_chain is not None:
@@ -329,9 +362,12 @@ class PacedAudioOutput(io.AudioOutput):
             adaptive_hold=self._hold,
             max_buffer_ms=self._max_buffer_ms,
             stretch=self._stretch,
+            count_late_gaps=False,
             ticker=self._ticker,
-            on_stats=self._on_segment,
+            on_stats=self._on_stats,
         )
+        self._clock = self._stream.clock
+        self._playout = SinkPlayout(self._frame_ms / 1000.0, rate)
         if self._paused:
             self._stream.pause()
         return self._stream

@@ -15,8 +15,8 @@ so the grid never drifts, up to ``CATCH_UP_LIMIT``; beyond that the grid re-anch
 
 A frame sent after the sink has played everything before it reaches the listener as a gap
 however it was caused, so the stream keeps a model of a sink that plays what it is given in
-real time and counts such *late gaps* per segment, with their length: the product's own count
-of what an independent listener hears.
+real time (:class:`.heard.SinkPlayout`) and counts such *late gaps* per segment, with their
+length: the product's own count of what an independent listener hears.
 
 With :class:`Stretch` (adaptive playout) a segment starts early and each frame's rate is
 chosen when it is made: slower while little is ahead of the listener, faster while catching
@@ -30,15 +30,19 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from .heard import SinkPlayout
 from .hold import AdaptiveHold, StartRule, longest_stall, needed_hold
 from .segment import Pcm, Segment
 from .stats import SegmentStats, StreamStats
 from .stretch import Stretch, Stretcher
 from .ticker import QUANTUM_MS, Ticker, shared_ticker
+
+if TYPE_CHECKING:
+    from .clock import Clock
 
 _EPS = 1e-9
 
@@ -111,6 +115,8 @@ class PacedStream:
         max_buffer_ms: ``push`` waits while more than this is queued (backpressure).
         stretch: adaptive playout (None: every frame at 1.0×, start by the hold's rule). With
             it, segments start by ``Stretch.start_cover`` and the hold only learns stalls.
+        count_late_gaps: count late gaps as frames leave the pacer; False when the sink
+            counts them itself where it really hands them on (``PacedAudioOutput`` does).
         ticker: defaults to the running loop's shared ticker.
         on_stats: called with each segment's stats when it ends, cleared or not.
     """
@@ -126,6 +132,7 @@ class PacedStream:
         adaptive_hold: bool | AdaptiveHold = True,
         max_buffer_ms: float = 5000,
         stretch: Stretch | None = None,
+        count_late_gaps: bool = True,
         ticker: Ticker | None = None,
         on_stats: Callable[[SegmentStats], None] | None = None,
     ) -> None:
@@ -164,8 +171,9 @@ class PacedStream:
         self._feed_min = max(1, self.frame_samples // 4)
         self._silence: Pcm = np.zeros(self.frame_samples, dtype=np.int16)
         self._silence.flags.writeable = False
-        self._sink_end: float | None = None
-        """When the sink will have played everything sent (None: nothing is playing)."""
+        self._playout: SinkPlayout | None = (
+            SinkPlayout(self._frame_s, sample_rate) if count_late_gaps else None
+        )
 
         self._segments: deque[Segment] = deque()
         self._open: Segment | None = None
@@ -197,6 +205,10 @@ class PacedStream:
     @property
     def hold(self) -> AdaptiveHold:
         return self._hold
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
 
     @property
     def stretch(self) -> Stretch | None:
@@ -278,7 +290,8 @@ class PacedStream:
         self._segments.clear()
         self._open = None
         self._queued = 0
-        self._sink_end = None  # the sink is cleared too: nothing it plays is late
+        if self._playout is not None:
+            self._playout.reset()  # the sink is cleared too: nothing it plays is late
         self._reset_playhead()
         self._resume_slot = None
         self._ticker.cancel(self)
@@ -291,7 +304,8 @@ class PacedStream:
     def pause(self) -> None:
         """Stop sending frames, keeping the queue; no underruns are counted while paused."""
         self._paused = True
-        self._sink_end = None  # the sink drains while paused; resuming is no gap
+        if self._playout is not None:
+            self._playout.reset()  # the sink drains while paused; resuming is no gap
         self._ticker.cancel(self)
 
     def resume(self) -> None:
@@ -400,7 +414,8 @@ class PacedStream:
                 self._next_slot = nxt
                 self._queued -= self.frame_samples
                 self._starved = False
-                self._to_sink(stats, now)
+                if self._playout is not None:
+                    self._playout.given(stats, now, first=False)
                 stats.frames_out += 1
                 stats.emitted_samples += self.frame_samples
                 seg.model_position += self.frame_samples
@@ -411,17 +426,6 @@ class PacedStream:
                 )
                 return nxt - self._lead_slots
         return self._service(now)
-
-    def _to_sink(self, stats: SegmentStats, now: float) -> None:
-        """A frame leaves now: count the gap if the sink had already played everything."""
-        end = self._sink_end
-        if end is None or (now > end and not stats.frames_out):
-            end = now  # a segment's first frame after quiet is no gap
-        elif now > end + _EPS:
-            stats.late_gaps += 1
-            stats.late_gap_samples += round((now - end) * self.sample_rate)
-            end = now
-        self._sink_end = end + self._frame_s
 
     def _service(self, now: float) -> int | None:
         """The general path: holds, starts, ends, underruns, lead refills and catch-up."""
@@ -532,7 +536,8 @@ class PacedStream:
                 self._queued -= content
                 seg.model_position += content
                 self._short_frame(seg, frame_samples - queued, False)
-            self._to_sink(stats, now)
+            if self._playout is not None:
+                self._playout.given(stats, now, first=not stats.frames_out)
             stats.frames_out += 1
             stats.emitted_samples += model
             slot += step
