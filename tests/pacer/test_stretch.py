@@ -43,7 +43,7 @@ def balanced(seg: SegmentStats) -> bool:
 async def test_starts_at_once_and_plays_a_thin_queue_slower(
     clock: VirtualClock, ticker: Ticker, sink: RecordingSink
 ) -> None:
-    s = stream(sink, ticker, stretch=AT_ONCE)
+    s = stream(sink, ticker, stretch=AT_ONCE, prebuffer_ms=0)
     await s.push(voice(800))  # 100 ms, and nothing learned yet: the target is 300 ms
     assert sink.times() == [T0]
     seg = s.current_segment
@@ -130,7 +130,7 @@ async def test_a_true_underrun_plays_what_the_stretcher_held_then_counted_silenc
 async def test_stretching_never_crosses_a_segment_end(
     clock: VirtualClock, ticker: Ticker, sink: RecordingSink
 ) -> None:
-    s = stream(sink, ticker, stretch=AT_ONCE)
+    s = stream(sink, ticker, stretch=AT_ONCE, prebuffer_ms=0)
     await s.push(voice(800))  # plays slower: only 100 ms are queued ...
     clock.advance(0.04)
     s.flush()  # ... until the reply ends: its tail plays out, at most caught up
@@ -143,6 +143,17 @@ async def test_stretching_never_crosses_a_segment_end(
     assert second.stretched_samples == 0  # complete before it started: nothing to absorb
     assert [f.segment for f in sink.frames] == sorted(f.segment for f in sink.frames)
     assert [e[0] for e in sink.events] == ["start", "end", "start", "end"]
+
+
+async def test_the_first_reply_starts_after_the_prebuffer_and_slows_toward_the_prior(
+    clock: VirtualClock, ticker: Ticker, sink: RecordingSink
+) -> None:
+    s = stream(sink, ticker, stretch=Stretch(first_cover=0.2))
+    await s.push(voice(800))  # nothing learned: the hold's 60 ms, as without stretching
+    clock.advance(0.061)
+    seg = s.current_segment
+    assert seg is not None and seg.first_frame_at == pytest.approx(T0 + 0.06)
+    assert seg.target_cover == 0.2 and seg.min_rate == 0.9
 
 
 async def test_start_waits_for_a_share_of_the_learned_stall(
@@ -170,7 +181,7 @@ async def test_start_waits_for_a_share_of_the_learned_stall(
 
 async def test_the_output_reports_model_time_through_stretched_frames(clock: VirtualClock) -> None:
     leaf = Leaf()
-    out = PacedAudioOutput(leaf, ticker=Ticker(clock), stretch=AT_ONCE)
+    out = PacedAudioOutput(leaf, ticker=Ticker(clock), stretch=AT_ONCE, prebuffer_ms=0)
     sent: list[PacedFrame] = []
     hand_over = out.on_frame
 

@@ -347,12 +347,18 @@ class PacedStream:
             rule = self._hold.rule()
         else:
             learned = self._hold.learned_stall()
-            target = stretch.first_cover if learned is None else learned
-            rule = StartRule(
-                hold=self._hold.max_hold,
-                cover=stretch.start_cover * target,
-                min_hold=self._hold.min_hold,
-            )
+            if learned is None:
+                # nothing learned: start as the hold would (after ``prebuffer_ms``), and slow
+                # while less than the prior cover is ahead
+                target = stretch.first_cover
+                rule = self._hold.rule()
+            else:
+                target = learned
+                rule = StartRule(
+                    hold=self._hold.max_hold,
+                    cover=stretch.start_cover * target,
+                    min_hold=self._hold.min_hold,
+                )
         stats = SegmentStats(
             index=self._next_index,
             sample_rate=self.sample_rate,

@@ -46,7 +46,9 @@ class Stretch:
             reply's length back (``bench/BENCHMARKS.md``).
         start_cover: a segment starts once this share of the target cover is queued (0 starts
             at once); the hold's ``min_hold`` and ``max_hold`` still bound the wait.
-        first_cover: the target cover, seconds, before any stall has been learned.
+        first_cover: the target cover, seconds, before any stall has been learned; such a
+            segment (a call's greeting) starts after the hold's ``initial`` wait, as without
+            adaptive playout.
         ahead: catch up only once the cover is this many times the target, or the segment is
             flushed (all of it is queued, so no stall can come).
         hysteresis: once slowing has started it lasts until the cover is (1 + this) × the
