@@ -60,10 +60,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--playout",
         choices=["hold", "stretch"],
-        default="hold",
-        help="local mode: how model stalls are kept from becoming gaps — hold each reply until "
-        "the learned stall is covered, or start early and play a thin queue slower "
-        "(adaptive playout; default hold)",
+        default="stretch",
+        help="local mode: how model stalls are kept from becoming gaps — start early and play "
+        "a thin queue slower (adaptive playout; the default), or hold each reply until the "
+        "learned stall is covered",
     )
     parser.add_argument(
         "--prebuffer-ms",
@@ -89,7 +89,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from aiohttp import web
-    from livekit.plugins.pacer import Stretch
+    from livekit.plugins.pacer import DEFAULT_STRETCH
 
     from agent.model import ModelSettings
     from agent.sim.options import from_args
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         enabled=args.pacer == "on",
         lead_ms=args.lead_ms,
         prebuffer_ms=args.prebuffer_ms,
-        stretch=Stretch() if args.playout == "stretch" else None,
+        stretch=DEFAULT_STRETCH if args.playout == "stretch" else None,
     )
     rest = (
         TwilioCalls.create(settings.twilio.account_sid, settings.twilio.auth_token)
