@@ -582,7 +582,14 @@ class PacedStream:
         stretch = self._stretch
         assert stretch is not None
         stats = seg.stats
-        ahead = max(0.0, deadline - now) * self.sample_rate + seg.queued + stretcher.pending_model
+        # audio ahead of the listener, less a frame: a frame goes out only once all of its
+        # audio is there, so the last partial frame's worth covers nothing yet
+        ahead = (
+            max(0.0, deadline - now) * self.sample_rate
+            + seg.queued
+            + stretcher.pending_model
+            - self.frame_samples
+        )
         target = seg.target_samples
         current = stretcher.rate if stretcher.active else 1.0
         if not flushed and (
