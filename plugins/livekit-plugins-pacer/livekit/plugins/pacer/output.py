@@ -45,9 +45,10 @@ RoomIO frames keeps it fed. Barge-in is unaffected: RoomIO clears its queue on i
 
 DEFAULT_STRETCH = Stretch()
 """Adaptive playout is the decorator's default: on LiveKit's real ``AudioSource`` path, with
-a realtime-model-like producer, it left 14 % of the bare source's silence at +23 ms median
-added first-audio delay where the start hold alone left 22 % at +55 ms (``bench/pacer_gaps.py``
-in trunkline; PESQ-WB of the stretched replies 4.36)."""
+a realtime-model-like producer, it inserted less silence than the start hold alone at a lower
+median added first-audio delay in every run (e.g. 24 % of the bare source's silence at +15 ms
+against 26 % at +113 ms; ``bench/pacer_gaps.py`` in trunkline, PESQ-WB of stretched replies
+4.24)."""
 
 
 def default_lead_ms(inner: io.AudioOutput | None) -> int:
