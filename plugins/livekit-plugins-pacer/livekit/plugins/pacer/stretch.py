@@ -7,9 +7,9 @@ time-scale modification that keeps the pitch, then slightly faster once it is ah
 stall is absorbed in an inaudible tempo change instead of silence or delay.
 
 The time-scale modification is Sonic (``libsonic``): pitch-synchronous overlap-add made for
-speech, a few µs per 20 ms frame, ~35 ms of look-ahead, and at 1.0× it hands samples through
-untouched (``bench/tsm_libraries.py`` compares it with Rubber Band and WSOLA; the plugin README
-says why it won).
+speech, ~2 ms of CPU per second of 16 kHz audio, ~30 ms of input held, and at 1.0× it hands
+samples through untouched (``bench/tsm_libraries.py`` compares it with Rubber Band and
+WSOLA; the plugin README says why it won).
 
 Playback positions must stay in the *model's* time — the realtime plugin truncates the
 conversation to them — so every output sample carries how many model samples it stands for:
