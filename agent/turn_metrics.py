@@ -25,11 +25,17 @@ logger = logging.getLogger(__name__)
 
 
 def pacer_summary(seg: SegmentStats) -> dict[str, JsonValue]:
-    """The pacer figures a turn line carries (``underruns`` is the report's key)."""
+    """The pacer figures a turn line carries (``underruns`` and ``late_gaps`` are the report's
+    keys: silence inserted because the model was late, and gaps heard because this process
+    sent late)."""
     latency = seg.first_frame_latency
     return {
         "underruns": seg.underruns,
         "underrun_ms": round(seg.underrun_ms, 1),
+        "late_gaps": seg.late_gaps,
+        "late_gap_ms": round(seg.late_gap_ms, 1),
+        "stretched_share": round(seg.stretched_share, 3),
+        "stretch_ms": round(seg.stretch_ms, 1),
         "frames": seg.frames_out,
         "hold_ms": round(seg.hold * 1000, 1),
         "first_frame_latency_ms": None if latency is None else round(latency * 1000, 1),
@@ -99,7 +105,7 @@ class TurnMetrics:
             self.writer.write(record)
         stages = record.stage_durations()
         logger.info(
-            "call %s turn %d [%s]: model %s, pacing %s, transport %s, underruns %s",
+            "call %s turn %d [%s]: model %s, pacing %s, transport %s, underruns %s, late gaps %s",
             self.call_id,
             self._turn,
             self.path,
@@ -107,6 +113,7 @@ class TurnMetrics:
             _ms(stages["pacing"]),
             _ms(stages["transport"]),
             record.underruns(),
+            record.late_gaps(),
         )
 
     def close(self) -> None:

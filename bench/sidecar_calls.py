@@ -6,8 +6,10 @@ chunks) and this process's simulated callers on core 1. For each N the sidecar i
 fresh, warmed with one call, and then N calls (2 caller turns each) run at once, their starts
 spread over two seconds like real arrivals. Measured:
 
-- caller-side gaps: the caller's Twilio-like playout running dry mid-reply, and silence the
-  pacer inserted (turn-log underruns) — either is audible;
+- caller-side gaps: the caller's Twilio-like playout running dry mid-reply (greeting and
+  replies), and silence the pacer inserted (turn-log underruns) — either is audible;
+- the product's own count of the first kind: the pacer's late gaps from the turn log (frames
+  it sent after the caller's buffer would have run dry), to read against the caller's;
 - outbound cadence as the callers receive it: p99 of media inter-arrival within replies;
 - sidecar CPU (psutil, user+system) per call-second, as a percentage of one core, and RSS
   growth per concurrent call (peak during the run minus the warmed baseline, over N);
@@ -18,7 +20,9 @@ spread over two seconds like real arrivals. Measured:
 - the reference is N = 1 in the same run: every figure at N is read against it.
 
 Usage: ``python bench/sidecar_calls.py [--calls 1 10 30 60 100] [--think-ms 800] [--out DIR]
-[--serve-arg=--prebuffer-ms=0 ...]``
+[--serve-arg=--prebuffer-ms=0 ...] [--config NAME=ARGS ...]``; each ``--config`` (e.g.
+``stretch-lead100="--playout stretch --lead-ms 100"``) runs every N again with those serve
+arguments, so configurations are compared in one run.
 """
 
 from __future__ import annotations
@@ -55,10 +59,17 @@ OTHER_CORE = 1
 
 @dataclass
 class Row:
+    config: str
     calls: int
     completed: int
     turns: int
     playout_gaps: int
+    playout_gap_ms: float
+    #: the pacer's own count of playout gaps (late sends past what the caller held)
+    pacer_late_gaps: int
+    pacer_late_gap_ms: float
+    #: calls where the caller's count and the pacer's differ
+    calls_disagreeing: int
     pacer_underruns: int
     pacer_underrun_ms: float
     cadence_p99_ms: float
@@ -76,6 +87,7 @@ class Row:
     model_median_ms: float
     pacing_median_ms: float
     transport_median_ms: float
+    stretched_share_mean: float
 
 
 class Sampler:
@@ -114,10 +126,16 @@ async def one_call(url: str, speech: list[list[bytes]], delay: float, seed: int)
 
 
 async def run_level(
-    n: int, args: argparse.Namespace, sim_url: str, sim: psutil.Process, out: Path
+    n: int,
+    args: argparse.Namespace,
+    sim_url: str,
+    sim: psutil.Process,
+    out: Path,
+    config: str,
+    serve_args: list[str],
 ) -> Row:
     port = free_port()
-    turn_log = out / f"turns-{n}.jsonl"
+    turn_log = out / f"turns-{config}-{n}.jsonl"
     turn_log.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "LIVEKIT_URL")}
     env |= {"TRUNKLINE_SIM_URL": sim_url, "TRUNKLINE_MAX_CALLS": "1000"}
@@ -126,9 +144,9 @@ async def run_level(
         cmd = trunkline_command(
             "--log-level", "warning", "serve",
             "--port", str(port), "--env-file", empty.name, "--turn-log", str(turn_log),
-            *args.serve_arg,
+            *args.serve_arg, *serve_args,
         )  # fmt: skip
-        log = out / f"sidecar-{n}.log"
+        log = out / f"sidecar-{config}-{n}.log"
         with child_process(cmd, log, env=env, core=SIDECAR_CORE) as child:
             proc = psutil.Process(child.pid)  # taskset execs the command: same pid
             url = f"http://127.0.0.1:{port}"
@@ -158,15 +176,27 @@ async def run_level(
         for name in ("turn_detection", "model", "pacing", "transport")
     }
     underruns = sum(r.underruns() for r in agent_lines)
+    heard = {c.call_sid: _caller_gaps(c) for c in calls}
+    counted = {sid: 0 for sid in heard}
+    for line in agent_lines:
+        counted[line.call_id] += line.late_gaps()
+    shares = [
+        v for line in agent_lines if isinstance(v := line.pacer.get("stretched_share"), float)
+    ]
     underrun_ms = sum(
         v for r in agent_lines if isinstance(v := r.pacer.get("underrun_ms"), int | float)
     )
     call_seconds = sum(c.duration_s for c in calls) or 1.0
     return Row(
+        config=config,
         calls=n,
         completed=len(calls),
         turns=len(turns),
-        playout_gaps=sum(t.gaps for c in calls for t in c.turns),
+        playout_gaps=sum(g for g, _ in heard.values()),
+        playout_gap_ms=round(sum(ms for _, ms in heard.values()), 1),
+        pacer_late_gaps=sum(counted.values()),
+        pacer_late_gap_ms=round(sum(line.late_gap_ms() for line in agent_lines), 1),
+        calls_disagreeing=sum(1 for sid, (g, _) in heard.items() if counted[sid] != g),
         pacer_underruns=underruns,
         pacer_underrun_ms=round(underrun_ms, 1),
         cadence_p99_ms=round(statistics.median(p99s), 1) if p99s else float("nan"),
@@ -183,7 +213,14 @@ async def run_level(
         model_median_ms=_median_ms(stages["model"]),
         pacing_median_ms=_median_ms(stages["pacing"]),
         transport_median_ms=_median_ms(stages["transport"]),
+        stretched_share_mean=round(float(np.mean(shares)), 3) if shares else 0.0,
     )
+
+
+def _caller_gaps(call: CallResult) -> tuple[int, float]:
+    """Times the caller's playout ran dry inside the greeting or a reply, and for how long."""
+    turns = [*call.turns, *([call.greeting] if call.greeting else [])]
+    return sum(t.gaps for t in turns), sum(t.gap_ms for t in turns)
 
 
 def _median_ms(seconds: list[float]) -> float:
@@ -199,14 +236,17 @@ async def main_async(args: argparse.Namespace) -> list[Row]:
         "--think-ms", str(args.think_ms), "--chunking", "steady", "--seed", "1",
     )  # fmt: skip
     rows = []
+    configs = [c.partition("=") for c in args.config] or [("default", "=", "")]
     with child_process(sim_cmd, out / "sim.log", core=OTHER_CORE) as sim_child:
         sim = psutil.Process(sim_child.pid)
         await wait_http(f"http://127.0.0.1:{sim_port}/", what="the simulator")
         for n in args.calls:
-            print(f"N={n} …", file=sys.stderr)
-            row = await run_level(n, args, f"http://127.0.0.1:{sim_port}/v1", sim, out)
-            print(json.dumps(asdict(row)), file=sys.stderr)
-            rows.append(row)
+            for name, _, serve_args in configs:
+                print(f"N={n} {name} …", file=sys.stderr)
+                url = f"http://127.0.0.1:{sim_port}/v1"
+                row = await run_level(n, args, url, sim, out, name, serve_args.split())
+                print(json.dumps(asdict(row)), file=sys.stderr)
+                rows.append(row)
     return rows
 
 
@@ -220,6 +260,12 @@ def main() -> None:
         action="append",
         default=[],
         help="extra argument for `trunkline serve`, e.g. --serve-arg=--prebuffer-ms=0 (repeat)",
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        help='a named set of serve arguments to compare, e.g. hold="--lead-ms 60" (repeat)',
     )
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

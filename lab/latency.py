@@ -29,6 +29,10 @@ class PathSummary:
     #: Underrun events summed over the turns, and how many turns had any.
     underruns: int
     turns_with_underruns: int
+    #: Gaps heard because the process sent late (beyond what the sink held), summed, and
+    #: their total length.
+    late_gaps: int
+    late_gap_ms: float
     #: Median seconds per waterfall stage (None where no turn knows both bounds).
     stage_medians_s: dict[str, float | None]
 
@@ -72,6 +76,8 @@ def summarize(records: Sequence[TurnRecord]) -> list[PathSummary]:
                 latency_p90_s=_percentile(latencies, 90),
                 underruns=sum(r.underruns() for r in turns),
                 turns_with_underruns=sum(1 for r in turns if r.underruns() > 0),
+                late_gaps=sum(r.late_gaps() for r in turns),
+                late_gap_ms=sum(r.late_gap_ms() for r in turns),
                 stage_medians_s=stage_medians,
             )
         )

@@ -101,15 +101,17 @@ Two sidecars run side by side, identical but for `trunkline serve --pacer on|off
 fresh simulator with the same seed, so the n-th call on each gets the same think times and the
 same bursts (50–500 ms chunks, each produced at its own uneven speed, some slower than real
 time); the callers are identical too. **paced**: the pacer's defaults on this path (20 ms
-frames on a drift-free clock, 60 ms lead into Twilio's buffer, adaptive start hold from 60 ms).
+frames on a drift-free clock, 60 ms lead into Twilio's buffer, adaptive playout: 0.9× while less
+than the learned stall is queued, a reply starting once 0.75 of it is, the greeting after 60 ms).
 **unpaced**: every model chunk is forwarded as it arrives, as OpenAI's and Twilio's demos do,
 and Twilio's buffer (the caller's playout) absorbs the bursts. Latency, gaps, clicks and
 barge-in are measured at the caller as in the live section; **after detection** is the
 response latency less the turn detection (turn detected → first audio at the caller), median
-per arm; **playout ran dry** counts the caller's playout underruns; **pacer underruns** are
-the pacer's own count of starved stretches (silence it sent) and their total, from the turn
-log; **buffer max** is the most audio the caller's playout held when a media message arrived
-— how far ahead of real time the sender ran.
+per arm; **playout ran dry** counts the caller's playout underruns; **pacer late gaps** are
+the pacer's own count of them (frames it sent after the caller's buffer would have run dry)
+and their total, from the turn log; **pacer underruns** are the pacer's own count of starved
+stretches (silence it sent) and their total; **buffer max** is the most audio the caller's
+playout held when a media message arrived — how far ahead of real time the sender ran.
 """
 
 FRAME_TIMING_NOTE = """\

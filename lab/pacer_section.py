@@ -58,6 +58,14 @@ def pacer_underruns(run: PathRun) -> tuple[int, float] | None:
     return sum(r.underruns() for r in run.records), float(sum(ms))
 
 
+def pacer_late_gaps(run: PathRun) -> tuple[int, float] | None:
+    """Gaps the pacer counted as heard because it sent late (None: no pacer): the product's
+    own figure to read against the caller's "playout ran dry"."""
+    if not any(r.pacer for r in run.records):
+        return None
+    return sum(r.late_gaps() for r in run.records), sum(r.late_gap_ms() for r in run.records)
+
+
 def caller_buffer_max_ms(run: PathRun) -> float | None:
     values = [c["cadence"]["buffered_max_ms"] for c in run.calls]
     known = [float(v) for v in values if v is not None]
@@ -116,6 +124,7 @@ def twilio_ab_cells(arms: Sequence[MeasuredPath]) -> Cells:
     rows = []
     for m in arms:
         pacer = pacer_underruns(m.run)
+        late = pacer_late_gaps(m.run)
         lat = m.latency
         rows.append(
             [
@@ -125,6 +134,7 @@ def twilio_ab_cells(arms: Sequence[MeasuredPath]) -> Cells:
                 _ms(_median(list(answer_times(m.run).values()))),
                 gaps_cell(m.heard.gaps, m.heard.gap_ms),
                 str(m.heard.receiver_gaps),
+                "no pacer" if late is None else gaps_cell(*late),
                 "no pacer" if pacer is None else gaps_cell(*pacer),
                 clicks_cell(m.heard.clicks_per_min, m.heard.clicks_ratio),
                 barge_in_cell(m.heard.barge_in_clear_ms, m.heard.barge_in_cutoff_ms),
@@ -139,6 +149,7 @@ def twilio_ab_cells(arms: Sequence[MeasuredPath]) -> Cells:
             "after detection ms",
             "gaps heard",
             "playout ran dry",
+            "pacer late gaps",
             "pacer underruns",
             "clicks/min (× clean)",
             "barge-in clear / cut-off ms",
@@ -288,6 +299,7 @@ class PacerABSection:
                         "latency": m.latency.to_json() if m.latency else None,
                         "heard": m.heard.to_json(),
                         "pacer_underruns": pacer_underruns(m.run),
+                        "pacer_late_gaps": pacer_late_gaps(m.run),
                         "caller_buffer_max_ms": caller_buffer_max_ms(m.run),
                         "turns": [r.to_json() for r in m.run.records],
                         "calls": m.run.calls,

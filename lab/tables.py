@@ -85,6 +85,7 @@ def latency_cells(summaries: Sequence[PathSummary]) -> Cells:
             "median (ms)",
             "p90 (ms)",
             "underruns",
+            "late gaps",
             *[f"{s.replace('_', ' ')} (ms)" for s in stages],
         ],
         rows=[
@@ -94,6 +95,7 @@ def latency_cells(summaries: Sequence[PathSummary]) -> Cells:
                 _ms(s.latency_median_s),
                 _ms(s.latency_p90_s),
                 f"{s.underruns} in {s.turns_with_underruns} turns",
+                gaps_cell(s.late_gaps, s.late_gap_ms),
                 *[_ms(s.stage_medians_s[stage]) for stage in stages],
             ]
             for s in summaries

@@ -21,7 +21,9 @@ the caller's utterances in the call from 0.
 ``latency_s`` is the response latency — caller speech end to first audio at the caller — as a
 writer measured it on its own clock (a duration, so valid even across hosts); when absent it is
 derived from the two timestamps. ``pacer`` carries the pacer's stats for the turn; the report
-reads ``underruns`` (count of underrun events) from it and keeps the rest. Readers report bad
+reads ``underruns`` (silence inserted because the model's audio was late) and ``late_gaps`` /
+``late_gap_ms`` (gaps the caller heard because the process sent late, past what the sink
+held) from it and keeps the rest. Readers report bad
 lines and go on: a log with one torn line still produces a report.
 """
 
@@ -104,7 +106,20 @@ class TurnRecord:
         }
 
     def underruns(self) -> int:
-        value = self.pacer.get("underruns", 0)
+        return self._pacer_int("underruns")
+
+    def late_gaps(self) -> int:
+        """Gaps heard because the pacer sent late (the sink ran dry), as the pacer counted."""
+        return self._pacer_int("late_gaps")
+
+    def late_gap_ms(self) -> float:
+        value = self.pacer.get("late_gap_ms")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return 0.0
+        return float(value) if math.isfinite(value) else 0.0
+
+    def _pacer_int(self, key: str) -> int:
+        value = self.pacer.get(key, 0)
         return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
     def to_json(self) -> dict[str, JsonValue]:

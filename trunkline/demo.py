@@ -57,7 +57,7 @@ def _ms(seconds: float | None) -> str:
 def waterfall_table(records: Sequence[TurnRecord]) -> Table:
     table = Table(title="Where the time went, per turn (ms; twilio-ws path)")
     for col in ("turn", "latency", "turn detection", "model", "pacing", "transport",
-                "pacer hold", "underruns"):  # fmt: skip
+                "pacer hold", "underruns", "late gaps"):  # fmt: skip
         table.add_column(col, justify="right")
     for r in sorted(records, key=lambda r: r.turn):
         stages = r.stage_durations()
@@ -71,6 +71,7 @@ def waterfall_table(records: Sequence[TurnRecord]) -> Table:
             _ms(stages["transport"]),
             "—" if hold is None else f"{hold}",
             str(r.underruns()),
+            str(r.late_gaps()),
         )
     return table
 

@@ -45,6 +45,9 @@ class Pacing:
     """Twilio buffers what it gets: a few frames of lead absorb event-loop jitter while a
     barge-in still cuts within lead + one frame."""
     adaptive_hold: bool = True
+    stretch: pacer.Stretch | None = pacer.DEFAULT_STRETCH
+    """Adaptive playout (local mode): start early and absorb stalls in tempo, not delay; None
+    holds each reply until the learned stall is covered (see bench/BENCHMARKS.md)."""
 
 
 class TwilioCallActions:
@@ -98,6 +101,7 @@ class LocalAgentCall:
                 prebuffer_ms=pacing.prebuffer_ms,
                 lead_ms=pacing.lead_ms,
                 adaptive_hold=pacing.adaptive_hold,
+                stretch=pacing.stretch,
                 on_segment=self.metrics.on_segment,
             )
             if pacing.enabled

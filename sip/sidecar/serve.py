@@ -58,6 +58,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="how far ahead of real time the pacer may send into Twilio's buffer (default 60)",
     )
     parser.add_argument(
+        "--playout",
+        choices=["hold", "stretch"],
+        default="stretch",
+        help="local mode: how model stalls are kept from becoming gaps — start early and play "
+        "a thin queue slower (adaptive playout; the default), or hold each reply until the "
+        "learned stall is covered",
+    )
+    parser.add_argument(
         "--prebuffer-ms",
         type=float,
         default=60,
@@ -81,6 +89,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from aiohttp import web
+    from livekit.plugins.pacer import DEFAULT_STRETCH
 
     from agent.model import ModelSettings
     from agent.sim.options import from_args
@@ -104,7 +113,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return 2
     pacing = Pacing(
-        enabled=args.pacer == "on", lead_ms=args.lead_ms, prebuffer_ms=args.prebuffer_ms
+        enabled=args.pacer == "on",
+        lead_ms=args.lead_ms,
+        prebuffer_ms=args.prebuffer_ms,
+        stretch=DEFAULT_STRETCH if args.playout == "stretch" else None,
     )
     rest = (
         TwilioCalls.create(settings.twilio.account_sid, settings.twilio.auth_token)

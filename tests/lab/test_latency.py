@@ -21,7 +21,7 @@ def turn(
         turn_detected=T0 + 0.2,
         model_first_audio=T0 + 0.2 + model,
         caller_first_audio=T0 + latency,
-        pacer={"underruns": underruns},
+        pacer={"underruns": underruns, "late_gaps": underruns, "late_gap_ms": 20.0 * underruns},
     )
 
 
@@ -36,6 +36,7 @@ def test_counts_percentiles_underruns_and_stage_medians() -> None:
     assert sip.latency_median_s == pytest.approx(1.45)
     assert sip.latency_p90_s == pytest.approx(1.81)  # linear between the 9th and 10th
     assert (sip.underruns, sip.turns_with_underruns) == (5, 5)
+    assert (sip.late_gaps, sip.late_gap_ms) == (5, 100.0)
     assert sip.stage_medians_s["turn_detection"] == pytest.approx(0.2, abs=1e-6)
     assert sip.stage_medians_s["model"] == pytest.approx(0.95, abs=1e-6)
     # No turn knows the pacer's first frame: both stages around it are unknown, not zero.

@@ -17,6 +17,7 @@ from lab.pacer_section import (
     answer_times,
     caller_buffer_max_ms,
     frame_arrivals,
+    pacer_late_gaps,
     pacer_underruns,
     pacer_wait_ms,
     paired_delta_ms,
@@ -45,7 +46,15 @@ def test_frame_arrivals_date_each_frame_by_the_message_that_carried_it() -> None
 
 def arm(name: str, paced: bool) -> PathRun:
     pacer: dict[str, JsonValue] = (
-        {"underruns": 2, "underrun_ms": 140.0, "first_frame_latency_ms": 150.0} if paced else {}
+        {
+            "underruns": 2,
+            "underrun_ms": 140.0,
+            "late_gaps": 1,
+            "late_gap_ms": 25.0,
+            "first_frame_latency_ms": 150.0,
+        }
+        if paced
+        else {}
     )
     later = 0.15 if paced else 0.0
     records = [
@@ -70,13 +79,15 @@ def arm(name: str, paced: bool) -> PathRun:
 def test_twilio_ab_table() -> None:
     paced, unpaced = arm("paced", True), arm("unpaced", False)
     assert pacer_underruns(paced) == (8, 560.0) and pacer_underruns(unpaced) is None
+    assert pacer_late_gaps(paced) == (4, 100.0) and pacer_late_gaps(unpaced) is None
     assert caller_buffer_max_ms(unpaced) == 2600.0
     no_buffer = PathRun("x", "twilio-ws", calls=[{"cadence": {"buffered_max_ms": None}}])
     assert caller_buffer_max_ms(no_buffer) is None
     cells = twilio_ab_cells([measure_path(paced), measure_path(unpaced)])
     assert cells.rows[0][0] == "paced" and cells.rows[0][2] == "1,505 / 1,557"
     assert cells.rows[0][3] == "1,155" and cells.rows[1][3] == "1,005"
-    assert cells.rows[0][6] == "8 (560 ms)" and cells.rows[1][6] == "no pacer"
+    assert cells.rows[0][6] == "4 (100 ms)" and cells.rows[1][6] == "no pacer"
+    assert cells.rows[0][7] == "8 (560 ms)" and cells.rows[1][7] == "no pacer"
     assert cells.rows[1][-1] == "2,600"
 
 

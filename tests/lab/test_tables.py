@@ -17,6 +17,8 @@ def summary(**changes: object) -> PathSummary:
         "latency_p90_s": 2.0,
         "underruns": 3,
         "turns_with_underruns": 2,
+        "late_gaps": 1,
+        "late_gap_ms": 30.0,
         "stage_medians_s": {
             "turn_detection": 0.5,
             "model": 0.7,
@@ -30,9 +32,16 @@ def summary(**changes: object) -> PathSummary:
 
 def test_latency_cells_in_milliseconds_with_missing_marked() -> None:
     cells = latency_cells([summary()])
-    assert cells.headers[:5] == ["path", "turns", "median (ms)", "p90 (ms)", "underruns"]
+    assert cells.headers[:6] == [
+        "path",
+        "turns",
+        "median (ms)",
+        "p90 (ms)",
+        "underruns",
+        "late gaps",
+    ]
     assert cells.rows == [
-        ["sip", "12 (10)", "1234", "2000", "3 in 2 turns", "500", "700", "60", "—"]
+        ["sip", "12 (10)", "1234", "2000", "3 in 2 turns", "1 (30 ms)", "500", "700", "60", "—"]
     ]
     assert latency_cells([summary(latency_turns=12)]).rows[0][1] == "12"
 

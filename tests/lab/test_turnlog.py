@@ -74,6 +74,14 @@ def test_underruns_read_from_pacer_stats() -> None:
     assert full_turn(pacer={"underruns": "3"}).underruns() == 0
 
 
+def test_late_gaps_read_from_pacer_stats() -> None:
+    rec = full_turn(pacer={"late_gaps": 2, "late_gap_ms": 35.5})
+    assert (rec.late_gaps(), rec.late_gap_ms()) == (2, 35.5)
+    assert (full_turn().late_gaps(), full_turn().late_gap_ms()) == (0, 0.0)
+    bad = full_turn(pacer={"late_gaps": True, "late_gap_ms": "9"})
+    assert (bad.late_gaps(), bad.late_gap_ms()) == (0, 0.0)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -11,6 +11,15 @@ from livekit.plugins.pacer import Clock, PacedFrame, SegmentStats
 Pcm = npt.NDArray[np.int16]
 
 
+def voice(n: int, rate: int = 8000) -> Pcm:
+    """A voiced, periodic signal (140 Hz and a harmonic): what time-scale modification is
+    made for, so stretching it keeps it a clean tone."""
+    t = np.arange(n) / rate
+    wave = 6000 * np.sin(2 * np.pi * 140 * t) + 2000 * np.sin(2 * np.pi * 420 * t)
+    pcm: Pcm = wave.astype(np.int16)
+    return pcm
+
+
 def ramp(n: int, start: int = 1) -> Pcm:
     """Distinct, never-zero samples, so lost, repeated or inserted audio is visible."""
     return ((np.arange(n, dtype=np.int64) + start) % 30000 + 1).astype(np.int16)
@@ -23,6 +32,7 @@ class Sent:
     content: int
     pcm: Pcm
     segment: int
+    model: int
 
 
 @dataclass
@@ -43,6 +53,7 @@ class RecordingSink:
                 frame.content_samples,
                 frame.pcm.copy(),
                 frame.segment.index,
+                frame.model_samples,
             )
         )
 
@@ -54,6 +65,10 @@ class RecordingSink:
         """The pushed audio that went out, silence and padding removed."""
         parts = [f.pcm[: f.content] for f in self.frames if segment in (None, f.segment)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+    def model(self, segment: int | None = None) -> int:
+        """Model samples the frames sent stand for."""
+        return sum(f.model for f in self.frames if segment in (None, f.segment))
 
     def times(self) -> list[float]:
         return [f.at for f in self.frames]

@@ -107,6 +107,12 @@ def out(leaf: Leaf, ticker: Ticker) -> PacedAudioOutput:
     return PacedAudioOutput(leaf, ticker=ticker)
 
 
+@pytest.fixture
+def held(leaf: Leaf, ticker: Ticker) -> PacedAudioOutput:
+    """The start hold alone (no adaptive playout): a stall after 100 ms becomes silence."""
+    return PacedAudioOutput(leaf, ticker=ticker, stretch=None)
+
+
 async def test_the_session_sees_the_inner_rate_through_every_decorator(
     out: PacedAudioOutput,
 ) -> None:
@@ -138,8 +144,9 @@ async def test_paced_frames_reach_the_leaf_and_its_position_comes_back(
 
 
 async def test_inserted_silence_is_not_reported_as_heard(
-    clock: VirtualClock, out: PacedAudioOutput, leaf: Leaf
+    clock: VirtualClock, held: PacedAudioOutput, leaf: Leaf
 ) -> None:
+    out = held
     await out.capture_frame(frame(ramp(800)))
     await run_for(clock, 0.3)  # 100 ms plays, then ~140 ms of silence
     await out.capture_frame(frame(ramp(800)))
@@ -203,8 +210,9 @@ async def test_segments_report_in_order_and_the_next_one_plays_after_a_cut(
 
 
 async def test_progress_is_mapped_past_inserted_silence(
-    clock: VirtualClock, out: PacedAudioOutput, leaf: Leaf
+    clock: VirtualClock, held: PacedAudioOutput, leaf: Leaf
 ) -> None:
+    out = held
     seen: list[io.PlaybackProgressedEvent] = []
     out.on("playback_progressed", seen.append)
     await out.capture_frame(frame(ramp(800)))
@@ -315,3 +323,52 @@ async def test_in_a_real_agent_session(leaf: Leaf) -> None:
     assert "clear" in leaf.calls
     assert len(leaf.frames) < 100
     await session.aclose()
+
+
+class SlowLeaf(Leaf):
+    """A leaf whose ``capture_frame`` can be held up, like a busy delivery path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open_gate = asyncio.Event()
+        self.open_gate.set()
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        await self.open_gate.wait()
+        await super().capture_frame(frame)
+
+
+async def test_late_gaps_are_counted_where_frames_reach_the_inner_output(
+    clock: VirtualClock,
+) -> None:
+    leaf = SlowLeaf()
+    seen: list[SegmentStats] = []
+    out = PacedAudioOutput(leaf, ticker=Ticker(clock), stretch=None, on_segment=seen.append)
+    await out.capture_frame(frame(ramp(8000)))
+    out.flush()  # starts at once; one frame every 20 ms, no lead
+    await run_for(clock, 0.1)
+    leaf.open_gate.clear()  # the delivery path stalls for 200 ms: the pacer keeps sending
+    await run_for(clock, 0.2)
+    assert out.stream is not None and out.stream.current_segment is not None
+    assert out.stream.current_segment.late_gaps == 0  # the pacer itself was on time
+    leaf.open_gate.set()
+    await run_for(clock, 1.0)
+    assert len(seen) == 1  # reported once its last frame was handed over
+    # handed over until .10 (playing until .12), then nothing until .30: one 180 ms gap
+    assert seen[0].late_gaps == 1 and seen[0].late_gap_ms == pytest.approx(180.0)
+
+
+async def test_finished_segments_are_reported_before_a_cut_one(
+    clock: VirtualClock, leaf: Leaf
+) -> None:
+    seen: list[SegmentStats] = []
+    out = PacedAudioOutput(leaf, ticker=Ticker(clock), stretch=None, on_segment=seen.append)
+    await out.capture_frame(frame(ramp(160)))
+    out.flush()
+    await out.capture_frame(frame(ramp(1600)))
+    # the first segment's only frame has left the pacer, not yet reached the leaf
+    assert seen == []
+    out.clear_buffer()
+    assert [(s.index, s.interrupted) for s in seen] == [(0, False), (1, True)]
+    await run_for(clock, 0.1)
+    assert len(seen) == 2

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from livekit.plugins.pacer import PacedStream, Ticker, VirtualClock
+from livekit.plugins.pacer import PacedStream, Stretch, Ticker, VirtualClock
 
-from .helpers import RecordingSink, ramp
+from .helpers import RecordingSink, ramp, voice
 
 rates = st.sampled_from([8000, 16000, 24000, 48000])
 frames = st.sampled_from([10, 20])
@@ -24,7 +24,11 @@ def deliveries(draw: st.DrawFn, total: int) -> list[tuple[int, float]]:
 
 
 def play(
-    rate: int, frame_ms: int, lead_ms: int, chunks: list[tuple[int, float]]
+    rate: int,
+    frame_ms: int,
+    lead_ms: int,
+    chunks: list[tuple[int, float]],
+    stretch: Stretch | None = None,
 ) -> tuple[RecordingSink, PacedStream, np.ndarray]:
     clock = VirtualClock()
     sink = RecordingSink(clock)
@@ -34,9 +38,11 @@ def play(
         frame_ms=frame_ms,
         lead_ms=lead_ms,
         max_buffer_ms=60_000,
+        stretch=stretch,
         ticker=Ticker(clock),
     )
-    audio = ramp(sum(n for n, _ in chunks))
+    total = sum(n for n, _ in chunks)
+    audio = ramp(total) if stretch is None else voice(total, rate)
     at = 0
     for n, gap in chunks:
         clock.advance(gap)
@@ -75,6 +81,43 @@ def test_any_chunking_yields_the_same_audio_in_full_frames(
     assert seg.frames_out * frame_samples == (
         seg.emitted_samples + seg.underrun_samples + seg.padded_samples
     )
+    assert stream.queued_samples == 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rate=rates,
+    frame_ms=frames,
+    lead_ms=leads,
+    data=st.data(),
+    seconds=st.floats(min_value=0.001, max_value=1.5),
+    start_cover=st.sampled_from([0.0, 0.5, 1.0]),
+    max_rate=st.sampled_from([1.0, 1.1]),
+)
+def test_adaptive_playout_accounts_for_every_model_sample(
+    rate: int,
+    frame_ms: int,
+    lead_ms: int,
+    data: st.DataObject,
+    seconds: float,
+    start_cover: float,
+    max_rate: float,
+) -> None:
+    total = max(1, int(seconds * rate))
+    chunks = data.draw(deliveries(total))
+    stretch = Stretch(start_cover=start_cover, max_rate=max_rate)
+    sink, stream, audio = play(rate, frame_ms, lead_ms, chunks, stretch)
+    frame_samples = rate * frame_ms // 1000
+    seg = sink.ended[0]
+    assert all(len(f.pcm) == frame_samples for f in sink.frames)
+    assert sink.model() == seg.emitted_samples == len(audio)
+    assert all(f.model >= 0 and not f.pcm[f.content :].any() for f in sink.frames)
+    audio_out = seg.emitted_samples + seg.stretched_out_samples - seg.stretched_samples
+    assert seg.frames_out * frame_samples == (audio_out + seg.underrun_samples + seg.padded_samples)
+    assert stretch.min_rate <= seg.min_rate <= seg.max_rate <= stretch.max_rate
+    deadlines = np.array([f.deadline for f in sink.frames])
+    assert np.allclose(np.diff(deadlines), frame_ms / 1000, atol=1e-6)
+    assert all(-1e-9 <= f.deadline - f.at <= lead_ms / 1000 + 1e-9 for f in sink.frames)
     assert stream.queued_samples == 0
 
 

@@ -27,7 +27,11 @@ def write_logs(folder: Path) -> list[Path]:
                         turn_detected=t + 0.4,
                         model_first_audio=t + 1.2 + 0.1 * n,
                         pacer_first_frame=t + 1.26 + 0.1 * n,
-                        pacer={"underruns": 1 if n == 3 else 0},
+                        pacer={
+                            "underruns": 1 if n == 3 else 0,
+                            "late_gaps": 2 if n == 2 else 0,
+                            "late_gap_ms": 45.0 if n == 2 else 0.0,
+                        },
                         source="agent",
                     )
                 )
@@ -61,6 +65,8 @@ def test_report_merges_writers_and_writes_summary_and_plots(
     assert tw["path"] == "twilio-ws" and tw["turns"] == 4
     assert tw["latency_median_s"] == pytest.approx(1.45, abs=1e-6)
     assert tw["underruns"] == 1
+    assert (tw["late_gaps"], tw["late_gap_ms"]) == (2, 45.0)
+    assert "2 (45 ms)" in captured.out  # the late gaps column
     assert tw["stage_medians_s"]["turn_detection"] == pytest.approx(0.4, abs=1e-6)
     assert tw["stage_medians_s"]["transport"] == pytest.approx(0.04, abs=1e-6)
     assert (out / "latency_cdf.png").stat().st_size > 0

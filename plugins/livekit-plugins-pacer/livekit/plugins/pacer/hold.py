@@ -125,6 +125,14 @@ class AdaptiveHold:
         return self._strategy
 
     @property
+    def max_hold(self) -> float:
+        return self._max
+
+    @property
+    def min_hold(self) -> float:
+        return self._min
+
+    @property
     def needs(self) -> list[float]:
         """Recent needed holds, oldest first."""
         return list(self._needs)
@@ -142,6 +150,11 @@ class AdaptiveHold:
             pick = self._pick(self._needs)
             return StartRule(hold=min(self._max, max(self._min, pick)))
         return StartRule(hold=self._max, cover=self._pick(self._stalls), min_hold=self._min)
+
+    def learned_stall(self) -> float | None:
+        """The stall to cover (its ``percentile`` of recent segments' longest), None before
+        any segment finished; adaptive playout uses it as its target cover."""
+        return self._pick(self._stalls) if self._stalls else None
 
     def observe(self, *, needed: float, stall: float) -> None:
         """Learn from a segment that finished normally."""

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from .stats import SegmentStats
 
+if TYPE_CHECKING:
+    from .stretch import Stretcher
+
 Pcm = npt.NDArray[np.int16]
+_EMPTY: Pcm = np.zeros(0, dtype=np.int16)
 
 
 class Segment:
@@ -19,10 +24,14 @@ class Segment:
     hot in cache; the ticker, which touches every stream every 20 ms, then does almost nothing
     per stream. Frames are views of the pushed chunk (no copy) except one that straddles two
     chunks.
+
+    Adaptive playout takes model audio in amounts that are not whole frames; after that the
+    head frame is consumed from ``_offset`` on and whole frames are copied together from two.
     """
 
     __slots__ = (
         "_frames",
+        "_offset",
         "_partial",
         "arrivals",
         "cover_samples",
@@ -30,8 +39,12 @@ class Segment:
         "earliest",
         "flushed_at",
         "frame_samples",
+        "model_position",
+        "plain",
         "queued",
         "stats",
+        "stretcher",
+        "target_samples",
     )
 
     def __init__(self, stats: SegmentStats) -> None:
@@ -39,6 +52,7 @@ class Segment:
         self.frame_samples = stats.frame_samples
         self._frames: deque[Pcm] = deque()
         self._partial: Pcm | None = None
+        self._offset = 0
         self.queued = 0
         self.arrivals: list[tuple[float, int]] = []
         self.flushed_at: float | None = None
@@ -46,6 +60,15 @@ class Segment:
         """Start once this much is queued (the learned stall), if the rule says so."""
         self.covered_at: float | None = None
         self.earliest = stats.first_audio_at
+        self.stretcher: Stretcher | None = None
+        """Adaptive playout's time-scale modification (None: playout at 1.0× only)."""
+        self.target_samples = 0
+        """Adaptive playout slows down while less than this is ahead of the listener."""
+        self.model_position = 0.0
+        """Model samples that left the pacer, exactly (stretched frames stand for fractions)."""
+        self.plain = True
+        """The last frame was played at 1.0× from whole queued frames: the next may take the
+        inline path if enough is queued."""
 
     @property
     def flushed(self) -> bool:
@@ -82,12 +105,36 @@ class Segment:
 
     def take_frame(self) -> Pcm:
         """The next whole frame (``queued >= frame_samples``)."""
+        if self._offset:
+            return self.take(self.frame_samples)
         self.queued -= self.frame_samples
         return self._frames.popleft()
 
+    def take(self, n: int) -> Pcm:
+        """The next ``n`` queued samples, or all of them if fewer are queued."""
+        parts: list[Pcm] = []
+        want = min(n, self.queued)
+        self.queued -= want
+        while want and self._frames:
+            head = self._frames[0]
+            avail = len(head) - self._offset
+            if avail <= want:
+                parts.append(head[self._offset :])
+                self._frames.popleft()
+                self._offset = 0
+                want -= avail
+            else:
+                parts.append(head[self._offset : self._offset + want])
+                self._offset += want
+                want = 0
+        if want:
+            assert self._partial is not None
+            parts.append(self._partial[:want])
+            self._partial = self._partial[want:] if want < len(self._partial) else None
+        if not parts:
+            return _EMPTY
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
     def take_rest(self) -> Pcm:
         """Everything queued, when less than a frame is left."""
-        rest = self._partial
-        self._partial = None
-        self.queued = 0
-        return rest if rest is not None else np.zeros(0, dtype=np.int16)
+        return self.take(self.queued)

@@ -12,22 +12,37 @@ producer is late, a frame of silence goes out at the deadline (the sink stays co
 the underrun is counted) and the schedule carries on: the late audio follows at one frame per
 deadline, never in a burst. When this *process* wakes late, the frames it owed go out at once
 so the grid never drifts, up to ``CATCH_UP_LIMIT``; beyond that the grid re-anchors.
+
+A frame sent after the sink has played everything before it reaches the listener as a gap
+however it was caused, so the stream keeps a model of a sink that plays what it is given in
+real time (:class:`.heard.SinkPlayout`) and counts such *late gaps* per segment, with their
+length: the product's own count of what an independent listener hears.
+
+With :class:`Stretch` (adaptive playout) a segment starts early and each frame's rate is
+chosen when it is made: slower while little is ahead of the listener, faster while catching
+up, 1.0× otherwise (see :mod:`.stretch`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .hold import AdaptiveHold, longest_stall, needed_hold
+from .heard import SinkPlayout
+from .hold import AdaptiveHold, StartRule, longest_stall, needed_hold
 from .segment import Pcm, Segment
 from .stats import SegmentStats, StreamStats
+from .stretch import Stretch, Stretcher
 from .ticker import QUANTUM_MS, Ticker, shared_ticker
+
+if TYPE_CHECKING:
+    from .clock import Clock
 
 _EPS = 1e-9
 
@@ -53,6 +68,8 @@ class PacedFrame:
     """Exactly ``frame_samples`` mono PCM16 samples; read-only, may view pushed audio."""
     content_samples: int
     """How many leading samples are pushed audio; the rest is inserted silence or padding."""
+    model_samples: int
+    """How many of the model's samples those stand for (differs only when stretched)."""
     deadline: float
     """Monotonic time this frame is due to start playing."""
     segment: SegmentStats
@@ -96,6 +113,10 @@ class PacedStream:
         adaptive_hold: True (learn, waiting at most 250 ms), False (always ``prebuffer_ms``),
             or a configured :class:`AdaptiveHold`.
         max_buffer_ms: ``push`` waits while more than this is queued (backpressure).
+        stretch: adaptive playout (None: every frame at 1.0×, start by the hold's rule). With
+            it, segments start by ``Stretch.start_cover`` and the hold only learns stalls.
+        count_late_gaps: count late gaps as frames leave the pacer; False when the sink
+            counts them itself where it really hands them on (``PacedAudioOutput`` does).
         ticker: defaults to the running loop's shared ticker.
         on_stats: called with each segment's stats when it ends, cleared or not.
     """
@@ -110,6 +131,8 @@ class PacedStream:
         lead_ms: int = 0,
         adaptive_hold: bool | AdaptiveHold = True,
         max_buffer_ms: float = 5000,
+        stretch: Stretch | None = None,
+        count_late_gaps: bool = True,
         ticker: Ticker | None = None,
         on_stats: Callable[[SegmentStats], None] | None = None,
     ) -> None:
@@ -143,8 +166,14 @@ class PacedStream:
             self._hold = adaptive_hold
         else:
             self._hold = AdaptiveHold(initial=prebuffer_ms / 1000.0, adaptive=adaptive_hold)
+        self._stretch = stretch
+        self._catch_up = stretch is not None and stretch.max_rate > 1.0
+        self._feed_min = max(1, self.frame_samples // 4)
         self._silence: Pcm = np.zeros(self.frame_samples, dtype=np.int16)
         self._silence.flags.writeable = False
+        self._playout: SinkPlayout | None = (
+            SinkPlayout(self._frame_s, sample_rate) if count_late_gaps else None
+        )
 
         self._segments: deque[Segment] = deque()
         self._open: Segment | None = None
@@ -176,6 +205,14 @@ class PacedStream:
     @property
     def hold(self) -> AdaptiveHold:
         return self._hold
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def stretch(self) -> Stretch | None:
+        return self._stretch
 
     @property
     def current_segment(self) -> SegmentStats | None:
@@ -253,6 +290,8 @@ class PacedStream:
         self._segments.clear()
         self._open = None
         self._queued = 0
+        if self._playout is not None:
+            self._playout.reset()  # the sink is cleared too: nothing it plays is late
         self._reset_playhead()
         self._resume_slot = None
         self._ticker.cancel(self)
@@ -265,6 +304,8 @@ class PacedStream:
     def pause(self) -> None:
         """Stop sending frames, keeping the queue; no underruns are counted while paused."""
         self._paused = True
+        if self._playout is not None:
+            self._playout.reset()  # the sink drains while paused; resuming is no gap
         self._ticker.cancel(self)
 
     def resume(self) -> None:
@@ -300,7 +341,24 @@ class PacedStream:
             self._ticker.book(self, nxt)
 
     def _open_segment(self, now: float) -> Segment:
-        rule = self._hold.rule()
+        stretch = self._stretch
+        target: float | None = None
+        if stretch is None:
+            rule = self._hold.rule()
+        else:
+            learned = self._hold.learned_stall()
+            if learned is None:
+                # nothing learned: start as the hold would (after ``prebuffer_ms``), and slow
+                # while less than the prior cover is ahead
+                target = stretch.first_cover
+                rule = self._hold.rule()
+            else:
+                target = learned
+                rule = StartRule(
+                    hold=self._hold.max_hold,
+                    cover=stretch.start_cover * target,
+                    min_hold=self._hold.min_hold,
+                )
         stats = SegmentStats(
             index=self._next_index,
             sample_rate=self.sample_rate,
@@ -309,9 +367,13 @@ class PacedStream:
             hold=rule.hold,
             hold_limit=rule.hold,
             cover=rule.cover,
+            target_cover=target,
         )
         self._next_index += 1
         seg = Segment(stats)
+        if target is not None:
+            seg.stretcher = Stretcher(self.sample_rate)
+            seg.target_samples = round(target * self.sample_rate)
         if rule.cover is not None:
             seg.cover_samples = round(rule.cover * self.sample_rate)
             seg.earliest = now + rule.min_hold
@@ -329,15 +391,17 @@ class PacedStream:
         """Send whatever is due at ``now``; return the slot to wake at next (None: nothing to
         do until the producer acts). The ticker calls this; so do push, flush and resume.
 
-        The steady state — playing, a whole frame queued that is not the segment's last,
-        exactly one frame due, on time — is served inline: it is what runs for every stream
-        every frame, and the general path below costs about twice as much per frame.
+        The steady state — playing at 1.0×, a whole frame queued that is not the segment's
+        last (and, with adaptive playout, enough beyond it that no slowing is due), exactly one
+        frame due, on time — is served inline: it is what runs for every stream every frame,
+        and the general path below costs about twice as much per frame.
         """
         seg = self._segments[0] if self._playing and not self._paused else None
         if (
             seg is not None
+            and seg.plain
             and (seg.queued > self.frame_samples or seg.flushed_at is None)
-            and seg.queued >= self.frame_samples
+            and seg.queued >= self.frame_samples + seg.target_samples
             and not self._blocked
         ):
             slot = self._next_slot
@@ -356,10 +420,15 @@ class PacedStream:
                 self._next_slot = nxt
                 self._queued -= self.frame_samples
                 self._starved = False
+                if self._playout is not None:
+                    self._playout.given(stats, now, first=False)
                 stats.frames_out += 1
                 stats.emitted_samples += self.frame_samples
+                seg.model_position += self.frame_samples
                 self._sink.on_frame(
-                    PacedFrame(seg.take_frame(), self.frame_samples, deadline, stats)
+                    PacedFrame(
+                        seg.take_frame(), self.frame_samples, self.frame_samples, deadline, stats
+                    )
                 )
                 return nxt - self._lead_slots
         return self._service(now)
@@ -414,23 +483,52 @@ class PacedStream:
         sink = self._sink
         silence = self._silence
         step = self._frame_slots
+        stretcher = seg.stretcher
         while True:
             queued = seg.queued
             flushed = seg.flushed_at is not None
-            if not queued and flushed:
+            held = stretcher is not None and (stretcher.active or stretcher.buffered > 0)
+            if not queued and flushed and not held:
                 self._next_slot = slot
                 return None
             deadline = origin + slot * quantum
             if deadline > horizon:
                 self._next_slot = slot
                 return slot - self._lead_slots
-            if queued >= frame_samples:
+            rate = 1.0
+            if stretcher is not None:
+                rate = self._choose_rate(seg, stretcher, deadline, now, flushed)
+                held = held or rate != 1.0
+            if held:
+                assert stretcher is not None
+                made = self._stretched(seg, stretcher, rate, due=deadline <= now + _EPS)
+                if made is None:
+                    self._awaiting_audio = True  # ahead of time: wait for audio until due
+                    self._next_slot = slot
+                    return slot
+                pcm, content, model = made
+                if content < frame_samples:
+                    pcm = np.concatenate([pcm, silence[content:]])
+                    self._short_frame(seg, frame_samples - content, flushed and not seg.queued)
+                if model != content:
+                    stats.stretched_samples += model
+                    stats.stretched_out_samples += content
+                seg.plain = False
+            elif queued >= frame_samples:
                 pcm = seg.take_frame()
-                content = frame_samples
+                content = model = frame_samples
+                self._queued -= content
                 self._starved = False
+                seg.model_position += content
+                # time lost to slowing is caught up on the general path
+                seg.plain = (
+                    not self._catch_up or stats.stretched_out_samples <= stats.stretched_samples
+                )
             elif flushed:
                 pcm = np.concatenate([seg.take_rest(), silence[queued:]])
-                content = queued
+                content = model = queued
+                self._queued -= content
+                seg.model_position += content
                 stats.padded_samples += frame_samples - queued
             elif deadline > now + _EPS:
                 # ahead of time and short of a frame: wait for audio until the frame is due
@@ -440,14 +538,14 @@ class PacedStream:
             else:
                 # due and short of a frame: the producer is late
                 pcm = np.concatenate([seg.take_rest(), silence[queued:]]) if queued else silence
-                content = queued
-                if not self._starved:
-                    stats.underruns += 1
-                    self._starved = True
-                stats.underrun_samples += frame_samples - queued
-            self._queued -= content
+                content = model = queued
+                self._queued -= content
+                seg.model_position += content
+                self._short_frame(seg, frame_samples - queued, False)
+            if self._playout is not None:
+                self._playout.given(stats, now, first=not stats.frames_out)
             stats.frames_out += 1
-            stats.emitted_samples += content
+            stats.emitted_samples += model
             slot += step
             self._next_slot = slot
             if self._blocked and self._queued <= self._max_queued:
@@ -456,11 +554,94 @@ class PacedStream:
             if stats.first_frame_at is None:
                 stats.first_frame_at = now
                 sink.on_segment_start(stats)
-            sink.on_frame(PacedFrame(pcm, content, deadline, stats))
+            sink.on_frame(PacedFrame(pcm, content, model, deadline, stats))
             if generation != self._generation:
                 return None
-            if origin + slot * quantum > horizon and (seg.queued or seg.flushed_at is None):
+            held = stretcher is not None and (stretcher.active or stretcher.buffered > 0)
+            if origin + slot * quantum > horizon and (seg.queued or held or seg.flushed_at is None):
                 return slot - self._lead_slots  # the usual case: one frame, nothing more due
+
+    def _short_frame(self, seg: Segment, missing: int, last: bool) -> None:
+        """A frame with ``missing`` samples of silence: the padding of the segment's last frame,
+        or an underrun (the producer is late)."""
+        stats = seg.stats
+        if last:
+            stats.padded_samples += missing
+            return
+        if not self._starved:
+            stats.underruns += 1
+            self._starved = True
+        stats.underrun_samples += missing
+
+    def _choose_rate(
+        self, seg: Segment, stretcher: Stretcher, deadline: float, now: float, flushed: bool
+    ) -> float:
+        """Slow while less than the target is ahead of the listener; catch up the time lost
+        once well ahead (or once everything is queued); 1.0× otherwise. An episode that has
+        begun carries on past the threshold that started it (``Stretch.hysteresis``)."""
+        stretch = self._stretch
+        assert stretch is not None
+        stats = seg.stats
+        # audio ahead of the listener, less a frame: a frame goes out only once all of its
+        # audio is there, so the last partial frame's worth covers nothing yet
+        ahead = (
+            max(0.0, deadline - now) * self.sample_rate
+            + seg.queued
+            + stretcher.pending_model
+            - self.frame_samples
+        )
+        target = seg.target_samples
+        current = stretcher.rate if stretcher.active else 1.0
+        if not flushed and (
+            ahead < target or (current < 1.0 and ahead < (1.0 + stretch.hysteresis) * target)
+        ):
+            return stretch.min_rate
+        lost = stats.stretched_out_samples - stats.stretched_samples
+        if lost > 0 and (flushed or current != 1.0 or ahead >= stretch.ahead * target):
+            return stretch.max_rate
+        return 1.0
+
+    def _stretched(
+        self, seg: Segment, stretcher: Stretcher, rate: float, *, due: bool
+    ) -> tuple[Pcm, int, int] | None:
+        """One frame's audio through the stretcher: ``(pcm, content, model)`` with ``content``
+        output samples standing for ``model`` model samples; None to wait for more audio.
+
+        At 1.0× the episode ends (Sonic is flushed) and queued audio follows its output
+        unstretched. An episode also ends when the queue runs dry — the segment's end, or an
+        underrun — so what Sonic holds plays before any padding or inserted silence.
+        """
+        frame_samples = self.frame_samples
+        stats = seg.stats
+        if rate != 1.0:
+            stats.min_rate = min(stats.min_rate, rate)
+            stats.max_rate = max(stats.max_rate, rate)
+            while stretcher.buffered < frame_samples and seg.queued:
+                want = math.ceil((frame_samples - stretcher.buffered) * rate)
+                pcm = seg.take(max(self._feed_min, want))
+                self._queued -= len(pcm)
+                stretcher.feed(pcm, rate)
+        else:
+            stretcher.finish()
+        if stretcher.buffered < frame_samples and not stretcher.active and seg.queued:
+            pcm = seg.take(frame_samples - stretcher.buffered)
+            self._queued -= len(pcm)
+            stretcher.pass_through(pcm)
+        if stretcher.buffered < frame_samples:
+            if not seg.flushed and not due:
+                return None
+            stretcher.finish()
+        pcm, model_f = stretcher.take(frame_samples)
+        before = seg.model_position
+        seg.model_position = before + model_f
+        last = seg.flushed and not seg.queued and not stretcher.buffered and not stretcher.active
+        if last:
+            model = stats.pushed_samples - stats.emitted_samples
+        else:
+            model = max(0, round(seg.model_position) - round(before))
+        if len(pcm) == frame_samples:
+            self._starved = False
+        return pcm, len(pcm), model
 
     def _end_segment(self, seg: Segment, now: float) -> None:
         stats = seg.stats
