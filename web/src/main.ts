@@ -22,8 +22,12 @@ import { Levels } from './levels';
 import { type TurnTiming, TurnTimer } from './turns';
 
 const AGENT_STATE = 'lk.agent.state';
-/** How long to wait for the dispatched agent before giving up on the call. */
-const AGENT_JOIN_TIMEOUT_MS = 20_000;
+/**
+ * How long to wait for the dispatched agent before giving up on the call. Generous: a worker
+ * run with `python agent.py dev` keeps no process warm and starts one per call, which takes
+ * seconds on a laptop and half a minute on a busy machine.
+ */
+const AGENT_JOIN_TIMEOUT_MS = 60_000;
 
 function element<T extends HTMLElement>(id: string, type: new () => T): T {
   const found = document.getElementById(id);
@@ -107,7 +111,10 @@ class Call {
     say('Connected. Waiting for the agent…');
     showAgentState('joining');
     this.agentTimer = window.setTimeout(() => {
-      void this.end('No agent answered. Is the agent worker running?');
+      void this.end(
+        'No agent joined within a minute. Is the worker running (python agent.py dev) with ' +
+          'the same AGENT_NAME as this server?',
+      );
     }, AGENT_JOIN_TIMEOUT_MS);
     for (const participant of this.room.remoteParticipants.values()) this.joined(participant);
     await this.setMicrophone(true);
@@ -195,9 +202,7 @@ class Call {
   }
 
   private showTurn(timing: TurnTiming): void {
-    const row = turnRow(timing.turn);
-    const [, noticed, heard] = row.cells;
-    if (noticed) noticed.textContent = `${timing.noticedMs} ms`;
+    const [, heard] = turnRow(timing.turn).cells;
     if (heard) {
       heard.textContent = timing.heardMs === null ? '…' : `${timing.heardMs} ms`;
       if (timing.heardMs !== null) heard.dataset['ms'] = String(timing.heardMs);
@@ -215,7 +220,6 @@ function turnRow(turn: number): HTMLTableRowElement {
   row.id = id;
   row.dataset['turn'] = String(turn);
   row.insertCell().textContent = String(turn);
-  row.insertCell();
   row.insertCell();
   return row;
 }
