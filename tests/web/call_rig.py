@@ -17,15 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lab.pcm import active_mask, as_float, frame_levels_db
 from sip.caller.audio import read_wav, write_wav
 from sip.resample import resample
+from sip.sidecar.call_page import DEFAULT_PAGE_DIR
 from tests.waiting import eventually
 from trunkline.child import child_process, free_port, trunkline_command, wait_ready
 from trunkline.stack import LocalStack
 
-from .browser import RATE, Pcm
+from .browser import RATE, Pcm, in_ci
 
 ROOT = Path(__file__).parents[2]
 SPEECH = ROOT / "trunkline" / "data" / "speech"
@@ -53,6 +55,16 @@ def microphone_file(path: Path, layout: list[tuple[float, str]]) -> Path:
     parts.append(np.zeros(RATE, np.int16))
     write_wav(path, np.concatenate(parts), RATE)
     return path
+
+
+def require_built_page() -> None:
+    """The page ``make web`` builds; missing, it fails the test in CI and skips it elsewhere."""
+    if (DEFAULT_PAGE_DIR / "index.html").is_file():
+        return
+    reason = f"the call page is not built ({DEFAULT_PAGE_DIR}): run `make web`"
+    if in_ci():
+        pytest.fail(f"CI=true but the browser test cannot run: {reason}")
+    pytest.skip(reason)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

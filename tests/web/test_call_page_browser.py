@@ -40,7 +40,7 @@ from trunkline.stack import LocalStack
 
 from . import playout
 from .browser import RATE, Recording, chromium, install_recorder, read_recording
-from .call_rig import Servers, microphone_file, worker_and_sidecar
+from .call_rig import Servers, microphone_file, require_built_page, worker_and_sidecar
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(360)]
 
@@ -170,6 +170,7 @@ def cut(recording: Recording, span: tuple[float, float]) -> FloatArray:
 async def test_a_browser_calls_the_agent_hears_it_and_interrupts_it(
     livekit_stack: LocalStack, tmp_path: Path
 ) -> None:
+    require_built_page()
     microphone = microphone_file(
         tmp_path / "microphone.wav",
         [(LEAD_S, "arctic_a0007"), (BARGE_IN_AFTER_S, "arctic_a0009")],

@@ -57,6 +57,11 @@ function say(text: string): void {
   ui.status.textContent = text;
 }
 
+function showMuted(muted: boolean): void {
+  ui.mute.setAttribute('aria-pressed', String(muted));
+  ui.mute.textContent = muted ? 'Unmute' : 'Mute';
+}
+
 function showAgentState(state: string): void {
   ui.agentState.textContent = state;
   ui.agentState.dataset['state'] = state;
@@ -125,10 +130,14 @@ class Call {
   async toggleMute(): Promise<void> {
     const muted = ui.mute.getAttribute('aria-pressed') === 'true';
     ui.mute.disabled = true;
-    await this.setMicrophone(muted);
-    ui.mute.setAttribute('aria-pressed', String(!muted));
-    ui.mute.textContent = muted ? 'Mute' : 'Unmute';
-    ui.mute.disabled = false;
+    try {
+      await this.setMicrophone(muted);
+      showMuted(!muted);
+    } catch (error) {
+      say(`The microphone could not be ${muted ? 'turned on' : 'turned off'}: ${error}`);
+    } finally {
+      ui.mute.disabled = this.ended;
+    }
   }
 
   async end(message: string): Promise<void> {
@@ -138,6 +147,7 @@ class Call {
     say(message);
     showAgentState('not connected');
     ui.mute.disabled = true;
+    showMuted(false);
     ui.hangup.disabled = true;
     await this.room.disconnect();
     ui.audio.srcObject = null;
