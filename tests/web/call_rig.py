@@ -81,7 +81,6 @@ def clean_env(**extra: str) -> dict[str, str]:
 @dataclass
 class Servers:
     page_url: str
-    agent_name: str
     logs: dict[str, Path]
 
     def log_tails(self, lines: int = 60) -> str:
@@ -105,7 +104,7 @@ async def worker_and_sidecar(stack: LocalStack, run_dir: Path) -> AsyncIterator[
     env = clean_env(**stack.env, AGENT_NAME=agent_name)
     port = free_port()
     logs = {"worker": run_dir / "worker.log", "sidecar": run_dir / "sidecar.log"}
-    servers = Servers(f"http://127.0.0.1:{port}/call/", agent_name, logs)
+    servers = Servers(f"http://127.0.0.1:{port}/call/", logs)
     worker_cmd = [sys.executable, str(ROOT / "agent.py"), "dev"]
     sidecar_cmd = trunkline_command(
         "serve", "--host", "127.0.0.1", "--port", str(port), "--env-file", os.devnull
