@@ -35,22 +35,47 @@ AGENT_COMMANDS = frozenset({"console", "dev", "start", "connect"})
 
 
 def build_server(
-    env: Mapping[str, str], *, job_executor_type: JobExecutorType | None = None
+    env: Mapping[str, str],
+    *,
+    job_executor_type: JobExecutorType | None = None,
+    development: bool = False,
 ) -> AgentServer:
-    """The worker; LiveKit's URL and credentials come from ``LIVEKIT_*`` in the environment."""
+    """The worker; LiveKit's URL and credentials come from ``LIVEKIT_*`` in the environment.
+
+    A ``development`` worker reports no load. LiveKit's default load is the machine's CPU, and
+    livekit-server offers a job only to a worker whose load is under its target (0.7): a
+    developer's worker shares the machine with the servers and the browser calling it, and on
+    a busy machine every call would be left without an agent. A development worker takes every
+    job offered anyway (LiveKit's threshold in dev mode is infinite), so its load says nothing a
+    scheduler could use. ``start`` keeps LiveKit's load, which balances real deployments.
+    """
     server = (
         AgentServer()
         if job_executor_type is None
         else AgentServer(job_executor_type=job_executor_type)
     )
+    if development:
+        server.load_fnc = _no_load
     server.rtc_session(entrypoint, agent_name=agent_name(env))
     return server
 
 
+def _no_load() -> float:
+    return 0.0
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def runs_agents(argv: Sequence[str]) -> bool:
     """Whether the command line (without the program name) runs agent sessions."""
-    command = next((a for a in argv if not a.startswith("-")), None)
-    return command in AGENT_COMMANDS
+    return _command(argv) in AGENT_COMMANDS
+
+
+def is_development(argv: Sequence[str]) -> bool:
+    """Whether the command line runs a development worker (``dev``)."""
+    return _command(argv) == "dev"
 
 
 @contextlib.contextmanager
@@ -84,7 +109,7 @@ def main() -> None:
     """``python agent.py ...``: LiveKit's CLI, with ``.env.local`` read and a model ready."""
     # the environment wins over .env.local; job processes inherit the merged result
     os.environ.update(load_env())
-    server = build_server(os.environ)
+    server = build_server(os.environ, development=is_development(sys.argv[1:]))
     if not runs_agents(sys.argv[1:]):
         cli.run_app(server)
         return

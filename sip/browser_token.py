@@ -53,14 +53,20 @@ def join_token(
     agent: str,
     ttl: timedelta,
     name: str | None = None,
+    publish_sources: list[str] | None = None,
 ) -> str:
-    """A JWT that may join ``room`` as ``identity`` and dispatches ``agent`` into the room."""
+    """A JWT that may join ``room`` as ``identity`` and dispatches ``agent`` into the room.
+
+    ``publish_sources`` (e.g. ``["microphone"]``) limits what the holder may publish; None
+    leaves LiveKit's default (any source).
+    """
     from livekit import api
 
+    grants = api.VideoGrants(room_join=True, room=room, can_publish_sources=publish_sources)
     token = (
         api.AccessToken(credentials.api_key, credentials.api_secret)
         .with_identity(identity)
-        .with_grants(api.VideoGrants(room_join=True, room=room))
+        .with_grants(grants)
         .with_room_config(api.RoomConfiguration(agents=[api.RoomAgentDispatch(agent_name=agent)]))
         .with_ttl(ttl)
     )

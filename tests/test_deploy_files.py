@@ -154,6 +154,8 @@ def _ignored(path: str) -> bool:
         ".pytest_cache/v/cache",
         ".git/HEAD",
         "trunkline.egg-info/PKG-INFO",
+        "web/node_modules/livekit-client/package.json",
+        "web/dist/main.js",
     ],
 )
 def test_secrets_environments_and_output_stay_out_of_images(path: str) -> None:

@@ -24,6 +24,7 @@ logger = logging.getLogger("trunkline.serve")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from agent.sim.options import add_arguments
+    from sip.sidecar.call_page import DEFAULT_PER_MINUTE
 
     parser.description = (
         "Serve Twilio's voice webhook (POST /twilio/voice → <Connect><Stream> TwiML) and the "
@@ -37,7 +38,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "process joins as the caller: caller audio in, paced agent audio out, DTMF as SIP "
         "DTMF, hang-up both ways. If LiveKit does not answer at the webhook the caller hears "
         "an apology (TwiML <Say>) and the call ends; if the room fails later, a spoken apology "
-        "plays before the hang-up."
+        "plays before the hang-up. "
+        "Bridge mode also serves a browser call page at /call/ (built by `make web`): it asks "
+        "POST /call/token for a one-off join token (new room web-<random>, agent dispatched) "
+        "and calls the agent from the microphone."
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
@@ -84,6 +88,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="bridge mode: seconds to wait for the dispatched agent to join a call's room "
         "before apologising and hanging up (default 15)",
     )
+    parser.add_argument(
+        "--call-page",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve the browser call page (/call/) and its token endpoint (/call/token); "
+        "on by default in bridge mode, unavailable in local mode (it needs LiveKit)",
+    )
+    parser.add_argument(
+        "--call-page-limit",
+        type=int,
+        default=DEFAULT_PER_MINUTE,
+        metavar="N",
+        help="call-page tokens per minute per client address, the burst allowed too "
+        f"(default {DEFAULT_PER_MINUTE}); behind a reverse proxy every visitor shares the "
+        "proxy's address",
+    )
     add_arguments(parser, prefix="sim-")
 
 
@@ -107,6 +127,13 @@ def run(args: argparse.Namespace) -> int:
         problems = [*exc.problems, *problems]
     if settings is not None and settings.livekit is not None and args.pacer == "off":
         problems.append("--pacer off is for local mode only; bridge mode always paces")
+    if settings is not None and settings.livekit is None and args.call_page:
+        problems.append(
+            "--call-page needs bridge mode (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET): "
+            "the page's callers join LiveKit rooms"
+        )
+    if args.call_page_limit <= 0:
+        problems.append(f"--call-page-limit {args.call_page_limit} must be a positive number")
     if problems or model_settings is None or settings is None:
         print("trunkline serve: invalid configuration:", file=sys.stderr)
         for problem in problems:
@@ -177,6 +204,7 @@ def _bridge_app(
     from sip.bridge.bridge import Bridge
     from sip.bridge.call import BridgeOptions
     from sip.sidecar.app import create_app
+    from sip.sidecar.call_page import PAGE_PATH, add_call_page
 
     if args.turn_log or settings.turn_log:
         logger.warning(
@@ -186,6 +214,15 @@ def _bridge_app(
     options = BridgeOptions(pacing=pacing, agent_join_timeout_s=args.agent_timeout)
     bridge = Bridge(livekit, settings.agent_name, apology_audio=apology.render(), options=options)
     app = create_app(settings, bridge.new_call, rest=rest, admission=bridge.admit)
+    if args.call_page is not False:
+        add_call_page(app, livekit, settings.agent_name, per_minute=args.call_page_limit)
+        logger.info(
+            "call page on http://%s:%d%s (tokens: %d per minute per address)",
+            args.host,
+            args.port,
+            PAGE_PATH,
+            args.call_page_limit,
+        )
 
     async def bridge_lifecycle(_: web.Application) -> AsyncIterator[None]:
         async with bridge.rooms:
