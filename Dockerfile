@@ -10,6 +10,7 @@
 # copied in (see .dockerignore).
 
 ARG PYTHON_VERSION=3.11
+ARG NODE_VERSION=20
 
 # -- build: the locked dependencies and the project, into one virtualenv ----------------------
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
@@ -49,8 +50,18 @@ COPY --from=build /app /app
 WORKDIR /app
 USER ${UID}
 
+# -- web: the browser call page (web/), built from its npm lock; only web/dist leaves ------
+FROM node:${NODE_VERSION}-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json web/.npmrc ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY web/ ./
+RUN npm run --silent typecheck && npm run --silent build
+
 # -- sidecar: `docker build --target sidecar .` ----------------------------------------------
 FROM runtime AS sidecar
+# the call page (/call/ in bridge mode), as `make web` builds it
+COPY --from=web /web/dist /app/web/dist
 EXPOSE 8080
 CMD ["trunkline", "serve", "--host", "0.0.0.0", "--port", "8080"]
 

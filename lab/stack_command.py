@@ -109,9 +109,14 @@ def _worker(env: Mapping[str, str], run: Path) -> Service:
 
 
 def _sidecar(host: str, port: int, env: Mapping[str, str], run: Path) -> Service:
+    """``trunkline serve`` in bridge mode on every address: the stack's own for Twilio-like
+    callers, and loopback, where a browser on this machine may use the microphone over plain
+    http (``http://localhost`` is a secure context; ``http://<address>`` is not)."""
     return Service(
         "sidecar",
-        trunkline_command("serve", "--host", host, "--port", str(port), "--env-file", os.devnull),
+        trunkline_command(
+            "serve", "--host", "0.0.0.0", "--port", str(port), "--env-file", os.devnull
+        ),
         run / "sidecar.log",
         lambda: http_ok(f"http://{host}:{port}/healthz"),
         env=env,
@@ -181,7 +186,10 @@ def banner(e: Endpoints, run: Path) -> str:
         "           or mint your own: trunkline token --room <room> --identity <you>",
     ]
     if e.sidecar_url is not None:
+        port = e.sidecar_url.rsplit(":", 1)[1]
         lines += [
+            f"           or open the call page: http://localhost:{port}/call/ (a browser on this",
+            "           machine; from elsewhere it needs https for the microphone)",
             f"twilio-ws  webhook {e.sidecar_url}/twilio/voice (bridge mode); simulate a call:",
             f"  trunkline call --url {e.sidecar_url} --turns 2",
         ]

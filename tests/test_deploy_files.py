@@ -79,7 +79,7 @@ def test_hadolint_does_fail_on_a_bad_dockerfile(tmp_path: Path) -> None:
 
 def test_the_default_image_is_the_worker_and_the_sidecar_is_a_target() -> None:
     stages = dockerfile_stages()
-    assert [s.name for s in stages] == ["build", "runtime", "sidecar", "agent"]
+    assert [s.name for s in stages] == ["build", "runtime", "web", "sidecar", "agent"]
     assert stages[-1].name == "agent"  # `lk agent deploy` and a plain `docker build` build it
     assert all(re.fullmatch(r"python:\$\{PYTHON_VERSION\}-slim-\w+", s.base) for s in stages[:2])
     assert stage("agent").args("RUN") == ["python agent.py download-files"]
@@ -88,6 +88,10 @@ def test_the_default_image_is_the_worker_and_the_sidecar_is_a_target() -> None:
         '["trunkline", "serve", "--host", "0.0.0.0", "--port", "8080"]'
     ]
     assert stage("sidecar").args("EXPOSE") == ["8080"]
+    # the call page is built from its npm lock in a stage of its own; only the build is kept
+    assert re.fullmatch(r"node:\$\{NODE_VERSION\}-bookworm-slim", stage("web").base)
+    assert "npm ci --ignore-scripts --no-audit --no-fund" in stage("web").args("RUN")
+    assert stage("sidecar").args("COPY") == ["--from=web /web/dist /app/web/dist"]
 
 
 def test_dependencies_come_only_from_the_hashed_lock() -> None:

@@ -112,6 +112,16 @@ async def test_the_stack_answers_a_browser_and_a_twilio_caller_and_stops_on_ctrl
         finally:
             await caller.aclose()
 
+        # the call page is served for a browser on this machine (and a token minted for it)
+        page = re.search(r"open the call page: (http://localhost:\d+/call/)", banner)
+        assert page is not None
+        loopback = page.group(1).replace("localhost", "127.0.0.1")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(loopback) as resp:
+                assert resp.status == 200 and "text/html" in resp.headers["Content-Type"]
+            async with http.post(loopback + "token", json={}) as resp:
+                assert resp.status == 200 and (await resp.json())["token"]
+
         # twilio-ws: the printed webhook, in bridge mode, reaches the same worker
         sidecar = re.search(r"webhook (http://\S+)/twilio/voice \(bridge mode\)", banner)
         assert sidecar is not None
