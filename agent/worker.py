@@ -26,6 +26,7 @@ from livekit.agents import AgentServer, JobExecutorType, cli
 
 from agent.entrypoint import entrypoint
 from agent.model import ModelSettings
+from agent.prewarm import prewarm
 from trunkline.config import ConfigError, agent_name, load_env
 
 logger = logging.getLogger(__name__)
@@ -50,9 +51,9 @@ def build_server(
     scheduler could use. ``start`` keeps LiveKit's load, which balances real deployments.
     """
     server = (
-        AgentServer()
+        AgentServer(setup_fnc=prewarm)
         if job_executor_type is None
-        else AgentServer(job_executor_type=job_executor_type)
+        else AgentServer(setup_fnc=prewarm, job_executor_type=job_executor_type)
     )
     if development:
         server.load_fnc = _no_load

@@ -1,9 +1,12 @@
 """What a browser call needs around the browser: the worker, the sidecar, the fake microphone.
 
-Both servers are the product's own command lines run as child processes — ``python agent.py
-dev`` (the worker, with its embedded simulator as the model) and ``trunkline serve`` in bridge
-mode (which serves the call page) — configured only through the environment, as a person
-would run them against the stack.
+The servers are the product's own command lines run as child processes — ``trunkline sim``
+(the model), ``python agent.py dev`` (the worker, pointed at that simulator) and ``trunkline
+serve`` in bridge mode (which serves the call page) — configured only through the environment,
+as a person would run them against the stack. The simulator delivers each reply in steady
+chunks ahead of real time: the test judges what the browser plays for holes, and a bursty model
+stalling longer than the pacer covers would put holes there by design (the lab measures those;
+here they would only hide the transport's and the page's).
 """
 
 from __future__ import annotations
@@ -101,15 +104,26 @@ async def worker_and_sidecar(stack: LocalStack, run_dir: Path) -> AsyncIterator[
     """The worker registered under a name of this test's own (so no other test's worker on the
     shared stack takes its calls) and the sidecar serving the page on 127.0.0.1."""
     agent_name = f"browser-{secrets.token_hex(4)}"
-    env = clean_env(**stack.env, AGENT_NAME=agent_name)
+    sim_port = free_port()
+    env = clean_env(
+        **stack.env, AGENT_NAME=agent_name, TRUNKLINE_SIM_URL=f"http://127.0.0.1:{sim_port}/v1"
+    )
     port = free_port()
-    logs = {"worker": run_dir / "worker.log", "sidecar": run_dir / "sidecar.log"}
+    logs = {
+        "worker": run_dir / "worker.log",
+        "sidecar": run_dir / "sidecar.log",
+        "simulator": run_dir / "simulator.log",
+    }
     servers = Servers(f"http://127.0.0.1:{port}/call/", logs)
     worker_cmd = [sys.executable, str(ROOT / "agent.py"), "dev"]
     sidecar_cmd = trunkline_command(
         "serve", "--host", "127.0.0.1", "--port", str(port), "--env-file", os.devnull
     )
-    with _both(worker_cmd, sidecar_cmd, logs, env):
+    sim_cmd = trunkline_command("sim", "--port", str(sim_port), "--chunking", "steady")
+    with (
+        child_process(sim_cmd, logs["simulator"], env=env),
+        _both(worker_cmd, sidecar_cmd, logs, env),
+    ):
         try:
             await eventually(lambda: _logged(logs["worker"], "registered worker"), WORKER_START_S)
             await wait_ready(f"http://127.0.0.1:{port}", WORKER_START_S)
