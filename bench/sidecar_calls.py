@@ -126,7 +126,7 @@ async def run_level(
         cmd = trunkline_command(
             "--log-level", "warning", "serve",
             "--port", str(port), "--env-file", empty.name, "--turn-log", str(turn_log),
-            *args.serve_arg,
+            "--model", "sim", *args.serve_arg,
         )  # fmt: skip
         log = out / f"sidecar-{n}.log"
         with child_process(cmd, log, env=env, core=SIDECAR_CORE) as child:

@@ -10,6 +10,7 @@ so a deploy fails once with the whole list instead of once per mistake.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -112,6 +113,22 @@ class Limits:
     max_message_bytes: int = 64 * 1024
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: As long as LiveKit's agent worker drains: a deploy should not cut a conversation short.
+DEFAULT_DRAIN_TIMEOUT_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Drain:
+    """What the sidecar does when told to stop (SIGTERM/SIGINT)."""
+
+    timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S
+    """How long live calls may run on before they are ended (with a spoken goodbye)."""
+    fallback_url: str | None = None
+    """Where calls arriving meanwhile are sent (TwiML ``<Redirect>``), e.g. another sidecar's
+    webhook; None: they hear an apology and are hung up."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the sidecar needs; the model's own settings are read by ``agent.model``."""
@@ -127,6 +144,24 @@ class Settings:
     agent_name: str = DEFAULT_AGENT_NAME
     limits: Limits = field(default_factory=Limits)
     turn_log: str | None = None
+    drain: Drain = field(default_factory=Drain)
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    """Peers whose ``Forwarded`` / ``X-Forwarded-*`` headers say what the public URL is."""
+
+    @property
+    def reachable_by_callers(self) -> str | None:
+        """Which setting makes this sidecar reachable from Twilio (and so by real callers), or
+        None for a sidecar only this machine's tools can call: Twilio needs a public ``wss://``
+        stream URL, which only PUBLIC_URL or a trusted proxy can give."""
+        for name, value in (
+            ("PUBLIC_URL", self.public_url),
+            ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+            ("TWILIO_ACCOUNT_SID", self.twilio),
+            ("TRUNKLINE_TRUSTED_PROXIES", self.trusted_proxies),
+        ):
+            if value:
+                return name
+        return None
 
     @property
     def mode(self) -> str:
@@ -165,14 +200,31 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _networks(env: Mapping[str, str], name: str, problems: list[str]) -> tuple[IPNetwork, ...]:
+    """Comma- or space-separated IP addresses and CIDR blocks."""
+    networks: list[IPNetwork] = []
+    for item in (text(env, name) or "").replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            problems.append(f"{name}: {item!r} is not an IP address or CIDR block")
+    return tuple(networks)
+
+
+def _http_url(env: Mapping[str, str], name: str, problems: list[str]) -> str | None:
+    url = text(env, name)
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            problems.append(f"{name}={url!r} is not an http(s):// URL with a host")
+    return url
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Build validated sidecar settings from a mapping (use :func:`load_env` for the real one)."""
     problems: list[str] = []
-    public_url = text(env, "PUBLIC_URL")
+    public_url = _http_url(env, "PUBLIC_URL", problems)
     if public_url is not None:
-        parts = urlsplit(public_url)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            problems.append(f"PUBLIC_URL={public_url!r} is not an http(s):// URL with a host")
         public_url = public_url.rstrip("/")
     livekit = livekit_credentials(env, problems) if text(env, "LIVEKIT_URL") else None
     auth_token = text(env, "TWILIO_AUTH_TOKEN")
@@ -194,6 +246,13 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
             env, "TRUNKLINE_MAX_MESSAGE_BYTES", _positive_int, defaults.max_message_bytes, problems
         ),
     )
+    drain = Drain(
+        timeout_s=_parsed(
+            env, "TRUNKLINE_DRAIN_TIMEOUT", _positive_float, DEFAULT_DRAIN_TIMEOUT_S, problems
+        ),
+        fallback_url=_http_url(env, "TRUNKLINE_FALLBACK_URL", problems),
+    )
+    trusted_proxies = _networks(env, "TRUNKLINE_TRUSTED_PROXIES", problems)
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -206,6 +265,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         agent_name=agent_name(env),
         limits=limits,
         turn_log=text(env, "TRUNKLINE_TURN_LOG"),
+        drain=drain,
+        trusted_proxies=trusted_proxies,
     )
 
 

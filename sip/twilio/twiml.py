@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from twilio.twiml.voice_response import Connect, Say, VoiceResponse
+from twilio.twiml.voice_response import Connect, Redirect, Say, VoiceResponse
 
 STREAM_TOKEN_PARAM = "trunkline_stream_token"
 
@@ -29,6 +29,13 @@ def apology(message: str) -> str:
     response = VoiceResponse()
     response.append(Say(message))
     response.hangup()
+    return str(response)
+
+
+def redirect(url: str) -> str:
+    """Hand the call to another webhook (Twilio POSTs the call's parameters there)."""
+    response = VoiceResponse()
+    response.append(Redirect(url, method="POST"))
     return str(response)
 
 
