@@ -267,7 +267,12 @@ def test_env_example_lists_the_documented_settings_with_no_secrets_filled_in() -
         "TRUNKLINE_TURN_LOG",
     }
     assert required <= set(settings)
-    for secret in ("LIVEKIT_API_SECRET", "OPENAI_API_KEY", "TWILIO_AUTH_TOKEN"):
+    for secret in (
+        "LIVEKIT_API_SECRET",
+        "OPENAI_API_KEY",
+        "TWILIO_AUTH_TOKEN",
+        "TRUNKLINE_SIP_PASSWORD",
+    ):
         assert settings[secret] == ""
     # Presence switches modes, so an example value left in place would switch them by accident.
     for switch in ("LIVEKIT_URL", "OPENAI_API_KEY", "PUBLIC_URL", "TRUNKLINE_SIM_URL"):

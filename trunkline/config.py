@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
+
+from trunkline.sip_uri import normalize_sip_uri
 
 T = TypeVar("T")
 
@@ -130,6 +133,32 @@ class Drain:
 
 
 @dataclass(frozen=True)
+class SipDial:
+    """How the webhook sends a call down the ``sip`` path: Twilio Programmable Voice dials
+    LiveKit SIP (``<Dial><Sip>``) with the digest credentials of LiveKit's inbound trunk."""
+
+    uri: str
+    """LiveKit's SIP URI, normalized (``sip:<host>;transport=tcp``)."""
+    username: str
+    password: str
+
+    def __repr__(self) -> str:  # the password stays out of logs and tracebacks
+        return f"SipDial(uri={self.uri!r}, username={self.username!r}, password=...)"
+
+
+@dataclass(frozen=True)
+class PathSplit:
+    """Which path each call of one Twilio number takes (see ``sip.sidecar.routing``)."""
+
+    sip_share: float = 0.0
+    """The share of calls sent down the sip path, by a hash of their CallSid."""
+    sip_callers: frozenset[str] = frozenset()
+    twilio_ws_callers: frozenset[str] = frozenset()
+    dial: SipDial | None = None
+    """Set when the sip path is configured; without it every call streams (twilio-ws)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the sidecar needs; the model's own settings are read by ``agent.model``."""
 
@@ -147,6 +176,7 @@ class Settings:
     drain: Drain = field(default_factory=Drain)
     trusted_proxies: tuple[IPNetwork, ...] = ()
     """Peers whose ``Forwarded`` / ``X-Forwarded-*`` headers say what the public URL is."""
+    paths: PathSplit = field(default_factory=PathSplit)
 
     @property
     def reachable_by_callers(self) -> str | None:
@@ -211,6 +241,73 @@ def _networks(env: Mapping[str, str], name: str, problems: list[str]) -> tuple[I
     return tuple(networks)
 
 
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+def _numbers(env: Mapping[str, str], name: str, problems: list[str]) -> frozenset[str]:
+    """Comma- or space-separated E.164 numbers."""
+    found = set()
+    for item in (text(env, name) or "").replace(",", " ").split():
+        if _E164.fullmatch(item):
+            found.add(item)
+        else:
+            problems.append(f"{name}: {item!r} is not an E.164 number like +15551234567")
+    return frozenset(found)
+
+
+def _share(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 1:
+        raise ValueError(raw)
+    return value
+
+
+def path_split(env: Mapping[str, str], problems: list[str]) -> PathSplit:
+    """TRUNKLINE_SIP_SHARE / _SIP_CALLERS / _TWILIO_WS_CALLERS, and the sip path's dial
+    settings (LIVEKIT_SIP_URI, TRUNKLINE_SIP_USERNAME, TRUNKLINE_SIP_PASSWORD)."""
+    raw_share = text(env, "TRUNKLINE_SIP_SHARE")
+    share = 0.0
+    if raw_share is not None:
+        try:
+            share = _share(raw_share)
+        except ValueError:
+            problems.append(f"TRUNKLINE_SIP_SHARE={raw_share!r} is not a number from 0 to 1")
+    sip_callers = _numbers(env, "TRUNKLINE_SIP_CALLERS", problems)
+    ws_callers = _numbers(env, "TRUNKLINE_TWILIO_WS_CALLERS", problems)
+    both = sorted(sip_callers & ws_callers)
+    if both:
+        problems.append(
+            f"{', '.join(both)} in both TRUNKLINE_SIP_CALLERS and TRUNKLINE_TWILIO_WS_CALLERS"
+        )
+    raw_uri = text(env, "LIVEKIT_SIP_URI")
+    username = text(env, "TRUNKLINE_SIP_USERNAME")
+    password = text(env, "TRUNKLINE_SIP_PASSWORD")
+    wanted = share > 0 or bool(sip_callers)
+    dial = None
+    if wanted or username or password:
+        missing = [
+            name
+            for name, value in (
+                ("LIVEKIT_SIP_URI", raw_uri),
+                ("TRUNKLINE_SIP_USERNAME", username),
+                ("TRUNKLINE_SIP_PASSWORD", password),
+            )
+            if value is None
+        ]
+        if missing:
+            problems.append(
+                f"the sip path (<Dial><Sip> to LiveKit) needs {', '.join(missing)}: LiveKit's SIP "
+                "URI and the digest credentials `trunkline provision --dial-sip` puts on its "
+                "inbound trunk"
+            )
+        elif raw_uri is not None and username is not None and password is not None:
+            try:
+                dial = SipDial(normalize_sip_uri(raw_uri), username, password)
+            except ValueError as exc:
+                problems.append(f"LIVEKIT_SIP_URI={raw_uri!r}: {exc}")
+    return PathSplit(share, sip_callers, ws_callers, dial)
+
+
 def _http_url(env: Mapping[str, str], name: str, problems: list[str]) -> str | None:
     url = text(env, name)
     if url is not None:
@@ -253,6 +350,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         fallback_url=_http_url(env, "TRUNKLINE_FALLBACK_URL", problems),
     )
     trusted_proxies = _networks(env, "TRUNKLINE_TRUSTED_PROXIES", problems)
+    paths = path_split(env, problems)
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -267,6 +365,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         turn_log=text(env, "TRUNKLINE_TURN_LOG"),
         drain=drain,
         trusted_proxies=trusted_proxies,
+        paths=paths,
     )
 
 

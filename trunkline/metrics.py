@@ -60,7 +60,10 @@ CALLS_REFUSED = Counter(
     "trunkline_calls_refused", "Calls turned away before an agent answered", ["reason"]
 )
 CALLS_ROUTED = Counter(
-    "trunkline_calls_routed", "Calls the webhook sent down each telephony path", ["path"]
+    "trunkline_calls_routed",
+    "Calls the webhook sent down each telephony path, and why (parameter, caller, share, "
+    "not_configured, sip_failed)",
+    ["path", "why"],
 )
 RESPONSE_LATENCY = Histogram(
     "trunkline_response_latency_seconds",

@@ -46,6 +46,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="sign requests like Twilio (default: $TWILIO_AUTH_TOKEN)",
     )
     parser.add_argument("--seed", type=int, default=0, help="line-noise seed")
+    parser.add_argument(
+        "--path",
+        choices=["twilio-ws"],
+        help="ask the webhook to stream this call (?trunkline_path=twilio-ws) whatever its "
+        "TRUNKLINE_SIP_SHARE says: this caller cannot place the sip path's SIP leg",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         dtmf=args.dtmf,
         auth_token=args.auth_token,
         seed=args.seed,
+        path=args.path,
     )
     result = asyncio.run(place_call(options))
     console = Console()

@@ -12,6 +12,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# defined in the base layer, where the sidecar's <Dial><Sip> needs it too
+from trunkline.sip_uri import normalize_sip_uri as normalize_sip_uri
+
 DEFAULT_NAME = "trunkline"
 DEFAULT_ROOM_PREFIX = "call-"
 # transfer_call on the sip path sends a SIP REFER to Twilio, which performs it only when the
@@ -22,9 +25,6 @@ DEFAULT_TRANSFER_MODE = "enable-all"
 MAX_NAME_LENGTH = 64
 
 _E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
-_HOST = re.compile(
-    r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*(?::[0-9]{1,5})?$"
-)
 _TWILIO_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.pstn\.twilio\.com$")
 
 
@@ -43,31 +43,6 @@ class ProvisionSpec:
     allowed_addresses: tuple[str, ...] = ()
     twilio_domain: str | None = None
     transfer_mode: str = DEFAULT_TRANSFER_MODE
-
-
-def normalize_sip_uri(raw: str) -> str:
-    """``sip:<host>;transport=tcp`` from a LiveKit SIP URI given with or without ``sip:``.
-
-    LiveKit's project page shows ``sip:<id>.sip.livekit.cloud``; Twilio needs the ``sip:`` scheme
-    and LiveKit's Twilio guide uses TCP, so TCP is added unless a transport is already named.
-    Raises ``ValueError`` for anything Twilio would refuse as an origination URL.
-    """
-    value = raw.strip()
-    if value.lower().startswith("sips:"):
-        raise ValueError(
-            "use sip: (Twilio origination URLs take the sip: scheme; add ;transport=tls)"
-        )
-    if value.lower().startswith("sip:"):
-        value = value[4:]
-    address, _, params = value.partition(";")
-    host = address.rpartition("@")[2]
-    if not _HOST.match(host):
-        raise ValueError("expected sip:<host>[:port][;params], e.g. sip:abc123.sip.livekit.cloud")
-    param_names = {p.split("=", 1)[0].lower() for p in params.split(";") if p}
-    suffix = f";{params}" if params else ""
-    if "transport" not in param_names:
-        suffix += ";transport=tcp"
-    return f"sip:{address}{suffix}"
 
 
 def make_spec(

@@ -21,6 +21,7 @@ from sip.sidecar.backend import BackendFactory
 from sip.sidecar.drain import DRAIN_FALLBACK_TEXT, Draining
 from sip.sidecar.media_stream import MediaStreamCall, StreamLimits
 from sip.sidecar.public_url import PublicUrlUnknown, public_base, stream_url
+from sip.sidecar.routing import BadPathParameter, Route, route_call, sip_twiml
 from sip.twilio.rest import TwilioCalls
 from sip.twilio.security import (
     SIGNATURE_HEADER,
@@ -28,10 +29,10 @@ from sip.twilio.security import (
     is_valid_signature,
     public_url_for,
 )
-from sip.twilio.twiml import STREAM_TOKEN_PARAM, apology, connect_stream, redirect
+from sip.twilio.twiml import STREAM_TOKEN_PARAM, apology, connect_stream, hangup, redirect
 from trunkline import metrics
 from trunkline.config import Settings
-from trunkline.logs import call_context
+from trunkline.logs import bind_call, call_context
 
 logger = logging.getLogger(__name__)
 
@@ -111,18 +112,34 @@ async def voice_webhook(request: web.Request) -> web.Response:
     call_sid = params.get("CallSid", "")
     if not call_sid:
         raise web.HTTPBadRequest(text="CallSid is required")
+    try:
+        route = route_call(state.settings.paths, request.query, params)
+    except BadPathParameter as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
     with call_context(call_id=call_sid):
-        return await _answer(request, state, call_sid, params)
+        return await _answer(request, state, call_sid, params, route)
 
 
 async def _answer(
-    request: web.Request, state: SidecarState, call_sid: str, params: dict[str, str]
+    request: web.Request,
+    state: SidecarState,
+    call_sid: str,
+    params: dict[str, str],
+    route: Route | None,
 ) -> web.Response:
+    if route is None:  # the sip leg was answered and is over: so is the call
+        logger.info("call %s: the sip leg ended; hanging up", call_sid)
+        return _twiml(hangup())
     if state.draining.draining:
         metrics.CALLS_REFUSED.labels("draining").inc()
         fallback = state.settings.drain.fallback_url
         logger.info("call %s: draining, handed to %s", call_sid, fallback or "an apology")
         return _twiml(redirect(fallback) if fallback else apology(DRAIN_FALLBACK_TEXT))
+    bind_call(path=route.path)
+    metrics.CALLS_ROUTED.labels(route.path, route.why).inc()
+    if route.path == "sip":
+        logger.info("call %s: sip path (%s): dialling LiveKit SIP", call_sid, route.why)
+        return _twiml(sip_twiml(state.settings.paths, call_sid, params))
     if state.active_calls >= state.settings.limits.max_calls:
         metrics.CALLS_REFUSED.labels("busy").inc()
         logger.warning("call %s: refused, %d calls active (limit)", call_sid, state.active_calls)

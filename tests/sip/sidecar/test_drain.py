@@ -143,8 +143,8 @@ async def test_calls_in_flight_run_to_their_end_while_new_calls_get_the_fallback
     assert resp.status == 200
     assert f'<Redirect method="POST">{FALLBACK}</Redirect>' in body and "<Stream" not in body
     status, ready = await rig.get("/readyz")
-    assert status == 503 and ready["checks"] == {"draining": "draining: no new calls",
-                                                 "capacity": "ok"}  # fmt: skip
+    assert status == 503
+    assert ready["checks"] == {"draining": "draining: no new calls", "capacity": "ok"}
     status, health = await rig.get("/healthz")
     assert status == 200 and health["draining"] is True  # alive: do not restart it
 
@@ -210,10 +210,9 @@ async def test_calls_still_going_at_the_timeout_hear_the_goodbye_then_are_hung_u
         if event["event"] == "clear":
             closed_before_goodbye = backend.closed == 1
         if event["event"] == "mark":  # played out: say so, as Twilio does
-            await live.send_str(
-                json.dumps({"event": "mark", "sequenceNumber": "3", "streamSid": "MZCA6",
-                            "mark": {"name": event["mark"]["name"]}})
-            )  # fmt: skip
+            echo = {"event": "mark", "sequenceNumber": "3", "streamSid": "MZCA6",
+                    "mark": {"name": event["mark"]["name"]}}  # fmt: skip
+            await live.send_str(json.dumps(echo))
         seen.append(event["event"] if event["event"] != "mark" else event["mark"]["name"])
     assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1000
     # the agent's audio, then: agent stopped, Twilio's buffer cleared, the goodbye, its mark
