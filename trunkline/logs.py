@@ -28,6 +28,9 @@ from typing import Any, Final, Literal, TextIO
 LogFormat = Literal["auto", "json", "text"]
 LOG_FORMATS: Final[tuple[LogFormat, ...]] = ("auto", "json", "text")
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+#: Libraries that log every request at INFO (the twilio SDK: ten lines per REST call): their
+#: warnings still show, their chatter only at debug.
+CHATTY: Final = ("twilio.http_client",)
 
 #: LogRecord's own attributes: anything else on a record came from ``extra=`` or a filter.
 _STANDARD: Final = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -166,4 +169,7 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    chatty_level = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(chatty_level)
     return handler

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # defined in the base layer, where the sidecar's <Dial><Sip> needs it too
 from trunkline.sip_uri import normalize_sip_uri as normalize_sip_uri
@@ -29,10 +29,21 @@ _TWILIO_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.pstn\.twilio\.co
 
 
 @dataclass(frozen=True)
+class DigestAuth:
+    """The credentials LiveKit's inbound trunk asks of every INVITE (``--dial-sip``)."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ProvisionSpec:
     """The desired LiveKit inbound trunk + dispatch rule and Twilio Elastic SIP trunk.
 
-    ``name`` names all three objects, so a second run finds them again by it.
+    ``name`` names all three objects, so a second run finds them again by it. With
+    ``dial_sip`` the number stays on its voice webhook (the sidecar), which dials LiveKit for
+    its sip-path calls with ``<Dial><Sip>``: the trunk then asks for those credentials, and no
+    Twilio trunk is made.
     """
 
     numbers: tuple[str, ...]
@@ -43,6 +54,7 @@ class ProvisionSpec:
     allowed_addresses: tuple[str, ...] = ()
     twilio_domain: str | None = None
     transfer_mode: str = DEFAULT_TRANSFER_MODE
+    dial_sip: DigestAuth | None = None
 
 
 def make_spec(
@@ -55,6 +67,7 @@ def make_spec(
     allowed_addresses: Sequence[str] = (),
     twilio_domain: str | None = None,
     transfer_mode: str = DEFAULT_TRANSFER_MODE,
+    dial_sip: DigestAuth | None = None,
     problems: list[str],
 ) -> ProvisionSpec | None:
     """A validated spec, or None with one line per problem appended to ``problems``."""
@@ -88,6 +101,8 @@ def make_spec(
         found.append("the agent name (AGENT_NAME or --agent-name) must not be empty")
     if twilio_domain is not None and not _TWILIO_DOMAIN.match(twilio_domain):
         found.append(f"--twilio-domain {twilio_domain!r} must look like <name>.pstn.twilio.com")
+    if dial_sip is not None and twilio_domain is not None:
+        found.append("--twilio-domain is for an Elastic SIP trunk, which --dial-sip does not make")
     if transfer_mode not in TRANSFER_MODES:
         found.append(f"--transfer-mode {transfer_mode!r} is not one of {', '.join(TRANSFER_MODES)}")
     problems.extend(found)
@@ -102,4 +117,5 @@ def make_spec(
         allowed_addresses=tuple(dict.fromkeys(allowed_addresses)),
         twilio_domain=twilio_domain,
         transfer_mode=transfer_mode,
+        dial_sip=dial_sip,
     )

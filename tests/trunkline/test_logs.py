@@ -140,3 +140,14 @@ def test_a_bad_log_format_from_the_environment_is_a_clear_usage_error(
         cli.main(["report", "turns.jsonl"])
     assert exc.value.code == 2
     assert "TRUNKLINE_LOG_FORMAT='xml' is not one of auto, json, text" in capsys.readouterr().err
+
+
+def test_request_by_request_chatter_of_libraries_shows_only_at_debug(restore_root: None) -> None:
+    out = io.StringIO()
+    configure_logging("info", stream=out)
+    logging.getLogger("twilio.http_client").info("-- BEGIN Twilio API Request --")
+    logging.getLogger("twilio.http_client").warning("retrying")
+    assert [line["message"] for line in lines(out)] == ["retrying"]
+    configure_logging("debug", stream=out)
+    logging.getLogger("twilio.http_client").info("GET Request: ...")
+    assert lines(out)[-1]["message"] == "GET Request: ..."
