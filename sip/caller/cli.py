@@ -55,9 +55,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from rich.console import Console
 
-    from sip.caller.call import CallerOptions
+    from sip.caller.call import CallerOptions, CallNotConnected
     from sip.caller.report import print_result, result_json
     from sip.caller.runner import load_speech, place_call
 
@@ -75,7 +77,11 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         path=args.path,
     )
-    result = asyncio.run(place_call(options))
+    try:
+        result = asyncio.run(place_call(options))
+    except CallNotConnected as exc:
+        print(f"trunkline call: the call was not connected: {exc}", file=sys.stderr)
+        return 1
     console = Console()
     print_result(console, result)
     if args.out:

@@ -133,6 +133,8 @@ async def test_dev_starts_its_own_simulator_and_answers_a_browser_caller(
     text = (seen + output).decode(errors="replace")
     assert process.returncode == 0, text
     assert "the local simulator at http://127.0.0.1:" in text
+    # the job's lines name the call (LiveKit's formatter prints the fields the job adds)
+    assert '"call_id": "web-dev"' in text and '"path": "webrtc"' in text
     (turn,) = read_turnlogs([turn_log]).records
     assert (turn.path, turn.call_id, turn.turn) == ("webrtc", "web-dev", 0)
     assert samples[("trunkline_calls_total", (("path", "webrtc"),))] == 1

@@ -4,6 +4,7 @@ stand-in SIP dialer: the real SIP user agent plugs in at ``SipDialer``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ from sip.sidecar.link import TwilioLink
 from sip.sidecar.routing import choose, share_point
 from tests.sip.sidecar.test_app import RecordingBackend
 from tests.waiting import eventually
+from trunkline import cli
 from trunkline.child import free_port
 from trunkline.config import ConfigError, PathSplit, settings_from_env
 from trunkline.config import SipDial as DialSettings
@@ -325,3 +327,15 @@ async def test_an_existing_voice_app_hands_calls_over_with_redirect() -> None:
     assert backend.info.call_sid == "CA9" == result.call_sid == seen[0]["CallSid"]
     assert backend.info.from_number == "+15550100001"
     # TRUNKLINE_SIP_SHARE=1 would have sent the call to sip: the redirect's parameter won
+
+
+@pytest.mark.parametrize("sidecar", [{"TRUNKLINE_SIP_SHARE": "1"}], indirect=True)
+async def test_trunkline_call_says_why_a_sip_path_call_was_not_connected(
+    sidecar: Sidecar, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the command runs its own event loop: a thread of its own, the sidecar serves on this one
+    code = await asyncio.to_thread(cli.main, ["call", "--url", sidecar.url, "--turns", "1"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "trunkline call: the call was not connected: the webhook sent call CA" in err
+    assert "down the sip path (<Dial><Sip> to sip:+15550100002@abc123" in err
