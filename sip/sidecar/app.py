@@ -136,8 +136,8 @@ async def _answer(
         logger.info("call %s: draining, handed to %s", call_sid, fallback or "an apology")
         return _twiml(redirect(fallback) if fallback else apology(DRAIN_FALLBACK_TEXT))
     bind_call(path=route.path)
-    metrics.CALLS_ROUTED.labels(route.path, route.why).inc()
     if route.path == "sip":
+        metrics.CALLS_ROUTED.labels(route.path, route.why).inc()
         logger.info("call %s: sip path (%s): dialling LiveKit SIP", call_sid, route.why)
         return _twiml(sip_twiml(state.settings.paths, call_sid, params))
     if state.active_calls >= state.settings.limits.max_calls:
@@ -162,6 +162,7 @@ async def _answer(
         "To": params.get("To", ""),
         STREAM_TOKEN_PARAM: state.tokens.issue(call_sid),
     }
+    metrics.CALLS_ROUTED.labels(route.path, route.why).inc()
     logger.info("call %s: answering with a media stream to %s", call_sid, url)
     return _twiml(connect_stream(url, parameters))
 
