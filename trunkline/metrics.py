@@ -102,3 +102,8 @@ DRAINING = Gauge(
     "1 while this process drains (no new calls; live calls run to their end)",
     multiprocess_mode="livemax",
 )
+
+
+def refused(reason: RefusalReason) -> None:
+    """Count a call turned away (the reason checked against the list above)."""
+    CALLS_REFUSED.labels(reason).inc()

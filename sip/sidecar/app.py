@@ -88,7 +88,7 @@ def _signature_ok(request: web.Request, state: SidecarState, params: dict[str, s
     )
     ok = is_valid_signature(token, url, params, request.headers.get(SIGNATURE_HEADER))
     if not ok:
-        metrics.CALLS_REFUSED.labels("bad_signature").inc()
+        metrics.refused("bad_signature")
         logger.warning(
             "rejected %s %s from %s: bad or missing %s",
             request.method,
@@ -131,7 +131,7 @@ async def _answer(
         logger.info("call %s: the sip leg ended; hanging up", call_sid)
         return _twiml(hangup())
     if state.draining.draining:
-        metrics.CALLS_REFUSED.labels("draining").inc()
+        metrics.refused("draining")
         fallback = state.settings.drain.fallback_url
         logger.info("call %s: draining, handed to %s", call_sid, fallback or "an apology")
         return _twiml(redirect(fallback) if fallback else apology(DRAIN_FALLBACK_TEXT))
@@ -141,19 +141,19 @@ async def _answer(
         logger.info("call %s: sip path (%s): dialling LiveKit SIP", call_sid, route.why)
         return _twiml(sip_twiml(state.settings.paths, call_sid, params))
     if state.active_calls >= state.settings.limits.max_calls:
-        metrics.CALLS_REFUSED.labels("busy").inc()
+        metrics.refused("busy")
         logger.warning("call %s: refused, %d calls active (limit)", call_sid, state.active_calls)
         return _twiml(apology(BUSY_MESSAGE))
     try:
         base = _public_base(request, state.settings)
     except PublicUrlUnknown as exc:
-        metrics.CALLS_REFUSED.labels("public_url_unknown").inc()
+        metrics.refused("public_url_unknown")
         logger.warning("call %s: refused: %s", call_sid, exc)
         return _twiml(apology(UNAVAILABLE_MESSAGE))
     if state.admission is not None:
         refusal = await state.admission(call_sid)
         if refusal is not None:
-            metrics.CALLS_REFUSED.labels("livekit_unavailable").inc()
+            metrics.refused("livekit_unavailable")
             return _twiml(apology(refusal))
     url = stream_url(base, MEDIA_PATH)
     parameters = {

@@ -179,7 +179,7 @@ class MediaStreamCall:
             self.tokens.redeem(params.get(STREAM_TOKEN_PARAM), start.call_sid)
         except StreamTokenError as err:
             logger.warning("call %s: rejected stream: %s", start.call_sid, err)
-            metrics.CALLS_REFUSED.labels("bad_stream_token").inc()
+            metrics.refused("bad_stream_token")
             self.end_reason = f"rejected: {err}"
             await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"invalid stream token")
             return False
