@@ -63,6 +63,13 @@ FROM runtime AS sidecar
 # the call page (/call/ in bridge mode), as `make web` builds it
 COPY --from=web /web/dist /app/web/dist
 EXPOSE 8080
+# Liveness only (/healthz): a draining sidecar is healthy and must be left to finish its calls.
+# Readiness (/readyz) is for the load balancer; the image has no curl, Python is at hand.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status != 200)"]
+# SIGTERM drains (calls run on for up to TRUNKLINE_DRAIN_TIMEOUT): give the container as long,
+# e.g. `docker stop -t 3600`, or Kubernetes' terminationGracePeriodSeconds.
+STOPSIGNAL SIGTERM
 CMD ["trunkline", "serve", "--host", "0.0.0.0", "--port", "8080"]
 
 # -- agent (default, last): the LiveKit worker ------------------------------------------------
@@ -71,6 +78,7 @@ FROM runtime AS agent
 # the worker loads today, openai and pacer, need none; the simulator's Silero model ships in
 # its wheel. Kept so a plugin that does, e.g. a turn detector, needs no change here.)
 RUN python agent.py download-files
-# The worker's health check (agents' default HTTP port).
-EXPOSE 8081
+# The worker's health check (agents' default HTTP port) and its Prometheus /metrics
+# (TRUNKLINE_WORKER_METRICS_PORT, 8082 under `start`).
+EXPOSE 8081 8082
 CMD ["python", "agent.py", "start"]

@@ -29,8 +29,14 @@ def caller_path(participant: rtc.RemoteParticipant) -> CallerPath:
 
 
 def call_id(participant: rtc.RemoteParticipant, path: CallerPath, room_name: str) -> str:
-    """The Twilio CallSid, LiveKit SIP's call id, or (browser, or either one missing) the room."""
-    attribute = {"twilio-ws": CALL_SID_ATTRIBUTE, "sip": SIP_CALL_ID_ATTRIBUTE}.get(path)
-    if attribute is None:
-        return room_name
-    return participant.attributes.get(attribute) or room_name
+    """The Twilio CallSid, LiveKit SIP's call id, or (browser, or either one missing) the room.
+
+    A SIP call that Twilio Programmable Voice dialled for the sidecar's one-number split carries
+    its CallSid in a header, which the inbound trunk turns into the same attribute the bridge
+    sets (``trunkline provision --dial-sip``): such a call goes by its CallSid, as on the
+    twilio-ws path, so the caller's and the agent's turn lines of either path merge alike."""
+    attributes = {
+        "twilio-ws": (CALL_SID_ATTRIBUTE,),
+        "sip": (CALL_SID_ATTRIBUTE, SIP_CALL_ID_ATTRIBUTE),
+    }.get(path, ())
+    return next((v for a in attributes if (v := participant.attributes.get(a))), room_name)

@@ -13,6 +13,10 @@ a second agent) the model must hear the caller and nobody else.
 
 A call ends when the caller leaves, when the session closes, or when the agent hangs up; each
 ends the job, and the job's shutdown closes the model and the pacer, so nothing outlives it.
+
+Each call is counted in ``trunkline.metrics`` by path (started, in progress, ended and why), and
+every line the job logs names the call (``call_id``, ``room``, ``path``) through LiveKit's own
+per-job log fields, which its log formatters print.
 """
 
 from __future__ import annotations
@@ -25,17 +29,18 @@ from dataclasses import dataclass
 from livekit import rtc
 from livekit.agents import AgentSession, AutoSubscribe, JobContext, room_io
 from livekit.agents.llm import RealtimeModel
-from livekit.agents.voice.events import CloseEvent
+from livekit.agents.voice.events import CloseEvent, CloseReason
 from livekit.plugins.pacer import PacedAudioOutput
 
 from agent.agent import TrunklineAgent
 from agent.caller_path import call_id, caller_path
 from agent.clear_signal import ClearSignalOutput
-from agent.model import ModelFactory, ModelSettings
+from agent.model import ModelFactory, ModelSettings, choose_model
 from agent.room_actions import RoomCallActions
 from agent.session import new_session
 from agent.turn_metrics import TurnMetrics
 from lab.turnlog import TurnLogWriter
+from trunkline import metrics
 from trunkline.config import ConfigError, text
 
 logger = logging.getLogger(__name__)
@@ -58,6 +63,10 @@ class JobSettings:
         """
         problems: list[str] = []
         model = ModelSettings.from_env(env, problems)
+        if model is not None:  # the worker already refused what it must not run
+            model = choose_model(
+                model, text(env, "TRUNKLINE_MODEL"), real_callers=None, problems=problems
+            )
         if model is not None and model.api_key is None and model.sim_url is None:
             problems.append(
                 "neither OPENAI_API_KEY nor TRUNKLINE_SIM_URL is set: no model can answer "
@@ -97,8 +106,14 @@ class RoomCall:
         self.model: RealtimeModel | None = None
         self.session: AgentSession[None] | None = None
         self.pacer: PacedAudioOutput | None = None
+        self.ended_by: metrics.EndReason | None = None
 
     async def start(self) -> None:
+        self.ctx.log_context_fields.update(
+            call_id=self.call_id, room=self.ctx.room.name, path=self.path
+        )
+        metrics.CALLS.labels(self.path).inc()
+        metrics.CALLS_ACTIVE.labels(self.path).inc()
         logger.info(
             "call %s: caller %s joined room %s by the %s path",
             self.call_id,
@@ -146,6 +161,7 @@ class RoomCall:
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         if participant.identity == self.caller.identity:
+            self._ended(None if self.actions.ended else "caller")
             self.ctx.shutdown("the caller left")
 
     def _on_dtmf(self, ev: rtc.SipDTMF) -> None:
@@ -159,9 +175,22 @@ class RoomCall:
     def _on_close(self, ev: CloseEvent) -> None:
         # the session no longer takes replies: keypad input from now on has nowhere to go
         self.ctx.room.off("sip_dtmf_received", self._on_dtmf)
+        if ev.reason == CloseReason.ERROR:
+            self._ended("failure")
+        elif ev.reason == CloseReason.PARTICIPANT_DISCONNECTED:
+            self._ended("caller")
         self.ctx.shutdown(f"the agent session closed ({ev.reason.value})")
 
+    def _ended(self, by: metrics.EndReason | None) -> None:
+        """The first reason seen is the call's (what follows is the job winding down)."""
+        if self.ended_by is None and by is not None:
+            self.ended_by = by
+
     async def aclose(self) -> None:
+        # the agent hanging up ends the job before the caller is seen to leave
+        self._ended("agent" if self.actions.ended else "shutdown")
+        metrics.CALLS_ACTIVE.labels(self.path).dec()
+        metrics.CALLS_ENDED.labels(self.path, self.ended_by or "shutdown").inc()
         room = self.ctx.room
         room.off("track_published", self._on_track_published)
         room.off("participant_disconnected", self._on_participant_disconnected)

@@ -20,9 +20,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from livekit.plugins.openai.realtime import RealtimeModel
@@ -41,6 +41,8 @@ DEFAULT_MODEL = "gpt-realtime"
 DEFAULT_VOICE = "alloy"
 #: the simulator wants a bearer token like the service, but checks nothing
 SIM_API_KEY = "trunkline-local-simulator"
+#: what ``--model`` / ``TRUNKLINE_MODEL`` may ask for (unset: OpenAI when a key is set)
+MODEL_CHOICES: Final = ("openai", "sim")
 
 TURN_DETECTION = ServerVad(
     type="server_vad",
@@ -93,6 +95,46 @@ class ModelSettings:
         )
 
 
+def choose_model(
+    settings: ModelSettings,
+    requested: str | None,
+    *,
+    real_callers: str | None,
+    problems: list[str],
+    ask_for_sim: str = "--model sim (TRUNKLINE_MODEL=sim)",
+) -> ModelSettings | None:
+    """The model to answer with, or None with the reason appended to ``problems``.
+
+    ``requested`` is ``--model`` / ``TRUNKLINE_MODEL``: ``sim`` runs the simulator even with an
+    OpenAI key, ``openai`` insists on OpenAI. Unset, OpenAI answers when ``OPENAI_API_KEY`` is
+    set and the simulator otherwise — but only where nobody real can call: ``real_callers``
+    says why real callers could reach this process (None: they cannot), and then a missing key
+    is a misconfiguration to refuse, not a reason to answer a customer with a scripted voice.
+    """
+    if requested is not None and requested not in MODEL_CHOICES:
+        problems.append(
+            f"TRUNKLINE_MODEL / --model {requested!r} is not one of {', '.join(MODEL_CHOICES)}"
+        )
+        return None
+    if requested == "sim":
+        return replace(settings, api_key=None)
+    if settings.api_key is not None:
+        return settings
+    if requested == "openai":
+        problems.append(
+            "the model is set to openai (--model / TRUNKLINE_MODEL) but OPENAI_API_KEY is not set"
+        )
+        return None
+    if real_callers is not None:
+        problems.append(
+            f"OPENAI_API_KEY is not set, and {real_callers}: real callers would be answered "
+            f"by the offline simulator. Set OPENAI_API_KEY, or choose the simulator on purpose "
+            f"with {ask_for_sim}"
+        )
+        return None
+    return settings
+
+
 class ModelFactory:
     """Makes one process's realtime models; owns the embedded simulator when one is needed."""
 
@@ -111,6 +153,21 @@ class ModelFactory:
     def base_url(self) -> str | None:
         """Where the simulator answers (None when OpenAI does)."""
         return self._base_url
+
+    def health_check(self) -> tuple[str, dict[str, str]] | None:
+        """A URL and headers whose GET shows the model's endpoint is up and takes our key (its
+        ``/models``; the simulator answers 404 there, which still shows it is up), or None
+        before :meth:`start`."""
+        if not self._started:
+            return None
+        s = self.settings
+        base = s.base_url if s.api_key is not None else self._base_url
+        if base is None:
+            return None
+        scheme, sep, rest = base.partition("://")
+        base = {"ws": "http", "wss": "https"}.get(scheme, scheme) + sep + rest
+        key = s.api_key or SIM_API_KEY
+        return f"{base.rstrip('/')}/models", {"Authorization": f"Bearer {key}"}
 
     @property
     def simulator(self) -> RunningSimulator | None:

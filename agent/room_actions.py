@@ -47,6 +47,11 @@ class RoomCallActions:
     def call_id(self) -> str:
         return self._call_id
 
+    @property
+    def ended(self) -> bool:
+        """Whether the agent has hung up (the call's end is then the agent's doing)."""
+        return self._ended
+
     async def hang_up(self, reason: str) -> None:
         if self._ended:
             return

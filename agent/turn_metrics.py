@@ -6,6 +6,11 @@ pacer released its first frame, and — where the sink reports real playback at 
 (Twilio's echoed marks) — when the caller started hearing it. The caller's own speech end is
 only known on the caller's side; the report merges the two by ``(call_id, turn)``.
 Turn 0 is the greeting; turn *n* is the reply to the caller's *n*-th utterance.
+
+The same figures go to Prometheus (``trunkline.metrics``) as each turn closes: the response
+latency as this process measures it the same way on every path (the model's end-of-turn
+decision to the reply's first paced frame), each stage it knows, every segment's pacer
+underruns and inserted silence, and the errors the model reports.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from livekit.agents import AgentSession
-from livekit.agents.voice.events import UserStateChangedEvent
+from livekit.agents import AgentSession, llm
+from livekit.agents.voice.events import ErrorEvent, UserStateChangedEvent
 from livekit.agents.voice.io import AudioOutput, PlaybackStartedEvent
 from livekit.plugins.pacer import SegmentStats
 
 from agent.call_actions import CallerPath
 from lab.turnlog import JsonValue, TurnLogWriter, TurnRecord, epoch_from_monotonic
+from trunkline import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +74,13 @@ class TurnMetrics:
     def attach(self, session: AgentSession[Any], output: AudioOutput) -> None:
         """Listen to the session's turn detection and the output chain's playback."""
         session.on("user_state_changed", self._on_user_state)
+        session.on("error", self._on_error)
         output.on("playback_started", self._on_playback_started)
+
+    def _on_error(self, ev: ErrorEvent) -> None:
+        if isinstance(ev.source, llm.RealtimeModel | llm.LLM):
+            recoverable = bool(getattr(ev.error, "recoverable", False))
+            metrics.MODEL_ERRORS.labels(self.path, str(recoverable).lower()).inc()
 
     def _on_user_state(self, ev: UserStateChangedEvent) -> None:
         if ev.old_state == "speaking" and ev.new_state == "listening":
@@ -78,6 +90,8 @@ class TurnMetrics:
 
     def on_segment(self, seg: SegmentStats) -> None:
         """Pacer callback: the first segment after a turn's detection is its reply."""
+        metrics.PACER_UNDERRUNS.labels(self.path, "agent").inc(seg.underruns)
+        metrics.PACER_SILENCE.labels(self.path, "agent").inc(seg.underrun_ms / 1000)
         if "pacer" in self._fields or seg.first_frame_at is None:
             return
         self._fields["model_first_audio"] = epoch_from_monotonic(seg.first_audio_at)
@@ -104,6 +118,7 @@ class TurnMetrics:
         if self.writer is not None:
             self.writer.write(record)
         stages = record.stage_durations()
+        self._observe(record, stages)
         logger.info(
             "call %s turn %d [%s]: model %s, pacing %s, transport %s, underruns %s, late gaps %s",
             self.call_id,
@@ -115,6 +130,14 @@ class TurnMetrics:
             record.underruns(),
             record.late_gaps(),
         )
+
+    def _observe(self, record: TurnRecord, stages: dict[str, float | None]) -> None:
+        detected, first_frame = record.turn_detected, record.pacer_first_frame
+        if detected is not None and first_frame is not None and first_frame >= detected:
+            metrics.RESPONSE_LATENCY.labels(self.path).observe(first_frame - detected)
+        for stage, seconds in stages.items():
+            if seconds is not None and seconds >= 0:
+                metrics.TURN_STAGE.labels(self.path, stage).observe(seconds)
 
     def close(self) -> None:
         self._close_turn()

@@ -12,6 +12,14 @@ one simulator before LiveKit's CLI starts anything, and exports its URL as ``TRU
 so every job process (inheriting the environment) shares it; with ``TRUNKLINE_SIM_URL`` already
 set, that simulator is used instead. Commands that run no agent (``download-files``, help)
 start nothing.
+
+The simulator answers only where nobody real calls: ``start`` is how production runs the worker,
+so ``start`` without ``OPENAI_API_KEY`` refuses to run rather than answer customers with a
+scripted voice, unless the simulator is asked for by name (``TRUNKLINE_MODEL=sim``). ``dev``,
+``console`` and ``connect`` are for development and take the simulator by default.
+
+With a metrics port (``agent.launch``), LiveKit's worker serves Prometheus metrics — its own and
+``trunkline.metrics`` from every job process — at ``/metrics``.
 """
 
 from __future__ import annotations
@@ -25,9 +33,10 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from livekit.agents import AgentServer, JobExecutorType, cli
 
 from agent.entrypoint import entrypoint
-from agent.model import ModelSettings
+from agent.launch import command_of, metrics_directory, metrics_port
+from agent.model import ModelSettings, choose_model
 from agent.prewarm import prewarm
-from trunkline.config import ConfigError, agent_name, load_env
+from trunkline.config import ConfigError, agent_name, load_env, text
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +49,7 @@ def build_server(
     *,
     job_executor_type: JobExecutorType | None = None,
     development: bool = False,
+    prometheus_port: int | None = None,
 ) -> AgentServer:
     """The worker; LiveKit's URL and credentials come from ``LIVEKIT_*`` in the environment.
 
@@ -51,9 +61,13 @@ def build_server(
     scheduler could use. ``start`` keeps LiveKit's load, which balances real deployments.
     """
     server = (
-        AgentServer(setup_fnc=prewarm)
+        AgentServer(setup_fnc=prewarm, prometheus_port=prometheus_port)
         if job_executor_type is None
-        else AgentServer(setup_fnc=prewarm, job_executor_type=job_executor_type)
+        else AgentServer(
+            setup_fnc=prewarm,
+            job_executor_type=job_executor_type,
+            prometheus_port=prometheus_port,
+        )
     )
     if development:
         server.load_fnc = _no_load
@@ -65,30 +79,37 @@ def _no_load() -> float:
     return 0.0
 
 
-def _command(argv: Sequence[str]) -> str | None:
-    return next((a for a in argv if not a.startswith("-")), None)
-
-
 def runs_agents(argv: Sequence[str]) -> bool:
     """Whether the command line (without the program name) runs agent sessions."""
-    return _command(argv) in AGENT_COMMANDS
+    return command_of(argv) in AGENT_COMMANDS
 
 
 def is_development(argv: Sequence[str]) -> bool:
     """Whether the command line runs a development worker (``dev``)."""
-    return _command(argv) == "dev"
+    return command_of(argv) == "dev"
 
 
 @contextlib.contextmanager
-def model_for_jobs(env: MutableMapping[str, str]) -> Iterator[str | None]:
+def model_for_jobs(
+    env: MutableMapping[str, str], *, production: bool = False
+) -> Iterator[str | None]:
     """Make sure every job of this process finds a model, starting the simulator if needed.
 
     The simulator serves from a thread of this process for as long as the block runs; its URL
     is put in ``env`` (``os.environ`` for real use) so job processes inherit it, and yielded
-    (None when OpenAI or an already running simulator answers instead).
+    (None when OpenAI or an already running simulator answers instead). ``production``
+    (``start``): refuse the simulator unless ``TRUNKLINE_MODEL=sim`` asks for it.
     """
     problems: list[str] = []
     settings = ModelSettings.from_env(env, problems)
+    if settings is not None:
+        settings = choose_model(
+            settings,
+            text(env, "TRUNKLINE_MODEL"),
+            real_callers="`start` runs the worker for production calls" if production else None,
+            problems=problems,
+            ask_for_sim="TRUNKLINE_MODEL=sim",
+        )
     if settings is None:
         raise ConfigError(problems)
     if settings.api_key is not None or settings.sim_url is not None:
@@ -110,13 +131,20 @@ def main() -> None:
     """``python agent.py ...``: LiveKit's CLI, with ``.env.local`` read and a model ready."""
     # the environment wins over .env.local; job processes inherit the merged result
     os.environ.update(load_env())
-    server = build_server(os.environ, development=is_development(sys.argv[1:]))
+    command = command_of(sys.argv[1:])
+    try:
+        port = metrics_port(os.environ, command)
+    except ConfigError as e:
+        sys.exit(f"python agent.py: {e}")
+    server = build_server(os.environ, development=command == "dev", prometheus_port=port)
     if not runs_agents(sys.argv[1:]):
         cli.run_app(server)
         return
     with contextlib.ExitStack() as stack:
+        if port is not None:
+            stack.enter_context(metrics_directory(os.environ))
         try:
-            sim_url = stack.enter_context(model_for_jobs(os.environ))
+            sim_url = stack.enter_context(model_for_jobs(os.environ, production=command == "start"))
         except ConfigError as e:
             sys.exit(f"python agent.py: {e}")
         if sim_url is not None:

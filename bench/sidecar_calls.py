@@ -144,7 +144,7 @@ async def run_level(
         cmd = trunkline_command(
             "--log-level", "warning", "serve",
             "--port", str(port), "--env-file", empty.name, "--turn-log", str(turn_log),
-            *args.serve_arg, *serve_args,
+            "--model", "sim", *args.serve_arg, *serve_args,
         )  # fmt: skip
         log = out / f"sidecar-{config}-{n}.log"
         with child_process(cmd, log, env=env, core=SIDECAR_CORE) as child:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from lab.codec_table import ChainRow
 from lab.heard import HeardFigures
-from lab.latency import PathSummary
+from lab.latency import PathComparison, PathSummary
 from lab.turnlog import STAGES
 
 
@@ -99,6 +99,44 @@ def latency_cells(summaries: Sequence[PathSummary]) -> Cells:
                 *[_ms(s.stage_medians_s[stage]) for stage in stages],
             ]
             for s in summaries
+        ],
+    )
+
+
+def _signed_ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{1000 * seconds:+.0f}"
+
+
+def _share(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.0f} %"
+
+
+def comparison_cells(comparisons: Sequence[PathComparison]) -> Cells:
+    return Cells(
+        headers=[
+            "path",
+            "vs",
+            "calls",
+            "turns",
+            "median Δ (ms)",
+            "95 % interval (ms)",
+            "p90 Δ (ms)",
+            "turns with underruns",
+        ],
+        rows=[
+            [
+                c.path,
+                c.baseline,
+                f"{c.calls} / {c.baseline_calls}",
+                f"{c.latency_turns} / {c.baseline_latency_turns}",
+                _signed_ms(c.median_delta_s),
+                "—"
+                if c.median_delta_ci_s is None
+                else f"{_signed_ms(c.median_delta_ci_s[0])} … {_signed_ms(c.median_delta_ci_s[1])}",
+                _signed_ms(c.p90_delta_s),
+                f"{_share(c.underrun_turn_share)} / {_share(c.baseline_underrun_turn_share)}",
+            ]
+            for c in comparisons
         ],
     )
 

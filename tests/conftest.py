@@ -1,5 +1,26 @@
 """Shared pytest configuration for trunkline's test suite."""
 
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from trunkline.logs import CallFilter
+
 # The real LiveKit stack's plugin: the private network namespace (entered at configure time,
 # before any thread exists), the `netns` marker policy and the `livekit_stack` fixtures.
 pytest_plugins = ["tests.realstack.plugin"]
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A test that runs a command (``cli.main``) configures the process's logging as the
+    command would (a stderr handler, the root level); later tests get pytest's back."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in [h for h in root.handlers if any(isinstance(f, CallFilter) for f in h.filters)]:
+        root.removeHandler(handler)
+    root.setLevel(level)

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import subprocess
 import sys
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +94,50 @@ def test_the_default_image_is_the_worker_and_the_sidecar_is_a_target() -> None:
     assert re.fullmatch(r"node:\$\{NODE_VERSION\}-bookworm-slim", stage("web").base)
     assert "npm ci --ignore-scripts --no-audit --no-fund" in stage("web").args("RUN")
     assert stage("sidecar").args("COPY") == ["--from=web /web/dist /app/web/dist"]
+
+
+def _healthcheck_command() -> list[str]:
+    (healthcheck,) = stage("sidecar").args("HEALTHCHECK")
+    options, _, command = healthcheck.partition(" CMD ")
+    assert "--start-period=" in options and "--interval=" in options
+    argv = json.loads(command)
+    assert isinstance(argv, list) and all(isinstance(a, str) for a in argv)
+    return argv
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(self.status if self.path == "/healthz" else 404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_the_sidecar_image_checks_liveness_on_healthz_and_the_check_works() -> None:
+    argv = _healthcheck_command()
+    assert "http://127.0.0.1:8080/healthz" in " ".join(argv)  # the port CMD serves on
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+
+    def run_check() -> int:
+        local = [a.replace("127.0.0.1:8080", f"127.0.0.1:{port}") for a in argv]
+        local[0] = sys.executable if local[0] == "python" else local[0]
+        return subprocess.run(local, capture_output=True, timeout=30, check=False).returncode
+
+    try:
+        assert run_check() == 0
+        _Health.status = 503
+        assert run_check() != 0
+    finally:
+        _Health.status = 200
+        server.shutdown()
+        server.server_close()
+    assert run_check() != 0  # nothing listening
 
 
 def test_dependencies_come_only_from_the_hashed_lock() -> None:
@@ -227,7 +273,12 @@ def test_env_example_lists_the_documented_settings_with_no_secrets_filled_in() -
         "TRUNKLINE_TURN_LOG",
     }
     assert required <= set(settings)
-    for secret in ("LIVEKIT_API_SECRET", "OPENAI_API_KEY", "TWILIO_AUTH_TOKEN"):
+    for secret in (
+        "LIVEKIT_API_SECRET",
+        "OPENAI_API_KEY",
+        "TWILIO_AUTH_TOKEN",
+        "TRUNKLINE_SIP_PASSWORD",
+    ):
         assert settings[secret] == ""
     # Presence switches modes, so an example value left in place would switch them by accident.
     for switch in ("LIVEKIT_URL", "OPENAI_API_KEY", "PUBLIC_URL", "TRUNKLINE_SIM_URL"):

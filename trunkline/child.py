@@ -21,12 +21,17 @@ from pathlib import Path
 
 import aiohttp
 
-#: What makes the sidecar leave the embedded default (agent in-process, simulator as model).
+#: What makes the sidecar leave the embedded default (agent in-process, simulator as model),
+#: or makes it public (then it would rightly refuse to answer with the simulator).
 MODE_VARIABLES = (
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
     "LIVEKIT_URL",
     "TWILIO_AUTH_TOKEN",
+    "TWILIO_ACCOUNT_SID",
+    "PUBLIC_URL",
+    "TRUNKLINE_TRUSTED_PROXIES",
+    "TRUNKLINE_MODEL",
     "TRUNKLINE_SIM_URL",
 )
 
@@ -78,12 +83,12 @@ def embedded_sidecar(
     port: int, turn_log: Path, log_file: Path, extra: Sequence[str] = (), core: int | None = None
 ) -> Iterator[str]:
     """``trunkline serve`` on the embedded default, whatever this environment configures: its
-    mode variables are dropped and an empty settings file stands in for ``.env.local``.
-    Yields its base URL."""
+    mode variables are dropped, an empty settings file stands in for ``.env.local`` and the
+    simulator is asked for by name. Yields its base URL."""
     env = {k: v for k, v in os.environ.items() if k not in MODE_VARIABLES}
     with tempfile.NamedTemporaryFile("w", suffix=".env") as empty_env:
         cmd = trunkline_command(
-            "serve", "--port", str(port), "--env-file", empty_env.name,
+            "serve", "--port", str(port), "--env-file", empty_env.name, "--model", "sim",
             "--turn-log", str(turn_log), *extra,
         )  # fmt: skip
         with child_process(cmd, log_file, env=env, core=core):

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
+
+from trunkline.logs import LOG_FORMATS, LogFormat, configure_logging
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class CommandModule(Protocol):
@@ -52,12 +55,6 @@ COMMANDS: dict[str, Command] = {
     ),
 }
 
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr)
-
 
 def build_parser(commands: dict[str, Command], chosen: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -71,8 +68,15 @@ def build_parser(commands: dict[str, Command], chosen: str | None) -> argparse.A
     parser.add_argument(
         "--log-level",
         default=os.environ.get("TRUNKLINE_LOG_LEVEL", "info"),
-        choices=["debug", "info", "warning", "error"],
+        choices=LOG_LEVELS,
         help="logging verbosity (env TRUNKLINE_LOG_LEVEL; default: info)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default=os.environ.get("TRUNKLINE_LOG_FORMAT", "auto"),
+        choices=LOG_FORMATS,
+        help="json: one JSON object per line; text: lines for people; auto: text on a "
+        "terminal, json anywhere else (env TRUNKLINE_LOG_FORMAT; default: auto)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, spec in commands.items():
@@ -88,8 +92,16 @@ def main(argv: Sequence[str] | None = None, commands: dict[str, Command] | None 
     argv = list(sys.argv[1:] if argv is None else argv)
     table = COMMANDS if commands is None else commands
     chosen = next((a for a in argv if a in table), None)
-    args = build_parser(table, chosen).parse_args(argv)
-    _configure_logging(args.log_level)
+    parser = build_parser(table, chosen)
+    args = parser.parse_args(argv)
+    # argparse checks choices on the command line only, not defaults taken from the environment
+    for setting, value, choices in (
+        ("TRUNKLINE_LOG_LEVEL", args.log_level, LOG_LEVELS),
+        ("TRUNKLINE_LOG_FORMAT", args.log_format, LOG_FORMATS),
+    ):
+        if value not in choices:
+            parser.error(f"{setting}={value!r} is not one of {', '.join(choices)}")
+    configure_logging(args.log_level, cast(LogFormat, args.log_format))
     run = cast(Callable[[argparse.Namespace], int], args.run)
     try:
         return int(run(args) or 0)

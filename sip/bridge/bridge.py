@@ -15,7 +15,9 @@ from sip.bridge.call import BridgeCall, BridgeOptions
 from sip.bridge.rooms import LiveKitError, LiveKitRooms, RoomSettings
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
+from sip.sidecar.ops import CachedCheck
 from trunkline.config import LiveKitCredentials
+from trunkline.logs import bind_call
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +41,25 @@ class Bridge:
     async def admit(self, call_sid: str) -> str | None:
         """Create the call's room; None admits the call, else the message to apologise with."""
         room = contract.room_name(call_sid)
+        bind_call(room=room)
         try:
             await self.rooms.create_room(room)
         except LiveKitError as exc:
             logger.error("call %s: refused at the webhook: LiveKit failed: %s", call_sid, exc)
             return apology.APOLOGY_TEXT
         return None
+
+    def readiness_check(self) -> CachedCheck:
+        """``/readyz``'s LiveKit check: an authenticated API call answered in time."""
+
+        async def probe() -> str | None:
+            try:
+                await self.rooms.probe()
+            except LiveKitError as exc:
+                return str(exc)
+            return None
+
+        return CachedCheck("livekit", probe)
 
     def new_call(self, info: CallInfo, link: TwilioLink, control: CallControl) -> BridgeCall:
         """The sidecar's :data:`~sip.sidecar.backend.BackendFactory` in bridge mode."""

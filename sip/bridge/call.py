@@ -34,6 +34,7 @@ from sip.bridge.rpc import BridgeRpc
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
 from sip.sidecar.local_call import Pacing
+from trunkline.logs import bind_call
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class BridgeCall:
         self.options = options
         self.apology_audio = apology_audio
         self.room_name = contract.room_name(info.call_sid)
+        # built in the call's own task (at its stream's start): its lines name the room too
+        bind_call(room=self.room_name)
         self.room = rtc.Room()
         self.caller = CallerAudio(info.call_id, options.inbound)
         self.agent_audio = AgentAudio(
@@ -305,7 +308,7 @@ class BridgeCall:
             self.agent_audio.interrupt()
             await self.agent_audio.aclose()
             self.apologised = await apology.play(self.link, self.apology_audio)
-        self._hangup = asyncio.ensure_future(self.control.hang_up(reason))
+        self._hangup = asyncio.ensure_future(self.control.hang_up(reason, failed=apologise))
         await asyncio.shield(self._hangup)
 
     async def _send_dtmf(self, code: int, digit: str) -> None:

@@ -21,11 +21,13 @@ import numpy.typing as npt
 from livekit import rtc
 from livekit.plugins.pacer import AdaptiveHold, PacedStream, Ticker, shared_ticker
 
+from sip.bridge.contract import TWILIO_WS_PATH
 from sip.bridge.gate import GateSettings, StretchGate, Verdict
 from sip.bridge.sink import Stretch, TwilioStretchSink
 from sip.sidecar.link import TwilioLink
 from sip.sidecar.local_call import Pacing
 from sip.twilio.protocol import SAMPLE_RATE
+from trunkline import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +130,8 @@ class AgentAudio:
 
     def _log_stretch(self, stretch: Stretch) -> None:
         seg = stretch.segment
+        metrics.PACER_UNDERRUNS.labels(TWILIO_WS_PATH, "bridge").inc(seg.underruns)
+        metrics.PACER_SILENCE.labels(TWILIO_WS_PATH, "bridge").inc(seg.underrun_ms / 1000)
         transport = stretch.transport_s
         logger.info(
             "call %s: agent stretch %d %s: %.0f ms sent, hold %.0f ms, "

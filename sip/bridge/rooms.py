@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: The room readiness probes ask about; never created (call rooms are ``twilio-<CallSid>``).
+PROBE_ROOM = "trunkline-readiness-probe"
+
 
 def rtc_url(url: str) -> str:
     """LIVEKIT_URL may be given as http(s) (the API's scheme); the SDK connects over ws(s)."""
@@ -116,6 +119,12 @@ class LiveKitRooms:
             agents=[api.RoomAgentDispatch(agent_name=self.agent_name)],
         )
         await self._call(f"CreateRoom {room}", self.client.room.create_room(request))
+
+    async def probe(self) -> None:
+        """Raise :class:`LiveKitError` unless LiveKit answers an authenticated call: the
+        cheapest one there is (list one room, by a name no call uses), bounded like the rest."""
+        request = api.ListRoomsRequest(names=[PROBE_ROOM])
+        await self._call("ListRooms", self.client.room.list_rooms(request))
 
     async def delete_room(self, room: str) -> None:
         """Delete ``room`` (disconnecting whoever is left); a room already gone is fine."""

@@ -1,6 +1,7 @@
 """A simulated Twilio caller: the real Media Streams protocol, driven like a person on a phone.
 
-It does what Twilio does for one call — fetch TwiML from the webhook, open the stream URL,
+It does what Twilio does for one call — fetch TwiML from the webhook (following ``<Redirect>``
+and, for a ``<Dial><Sip>``, handing the SIP leg to a :class:`SipDialer`), open the stream URL,
 send ``connected``/``start`` and 20 ms μ-law media on a real-time clock, play what it receives
 through a Twilio-like buffer (:class:`Playout`), echo marks when playback reaches them and honour
 ``clear`` — and what a caller does: wait for the greeting, speak a clip, listen to the reply,
@@ -14,12 +15,12 @@ import asyncio
 import contextlib
 import enum
 import logging
-import re
 import secrets
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from html import unescape
+from typing import Final, Protocol
+from urllib.parse import urlencode, urljoin
 
 import aiohttp
 import numpy as np
@@ -29,13 +30,46 @@ from sip import g711
 from sip.caller.audio import LineNoise
 from sip.caller.playout import Playout
 from sip.caller.results import BargeIn, CallResult, TurnResult, cadence_stats
+from sip.caller.twiml import Answer, Hangup, Redirect, SipDial, Stream, parse
 from sip.twilio import protocol as p
-from sip.twilio.security import SIGNATURE_HEADER, public_url_for
+from sip.twilio.security import SIGNATURE_HEADER
 
 logger = logging.getLogger(__name__)
 
 FRAME_S = 0.02
 FRAME_MS = 20
+#: TwiML documents one call may go through before the simulator calls it a loop.
+MAX_DOCUMENTS: Final = 10
+
+
+class CallNotConnected(RuntimeError):
+    """The webhook's TwiML ended the call without connecting it (an apology, a busy line)."""
+
+
+@dataclass
+class SipDialOutcome:
+    status: str
+    """As Twilio reports it in ``DialCallStatus``: completed, busy, no-answer, failed, …"""
+    call: CallResult | None = None
+    """What the caller measured on the SIP leg, when it was answered."""
+
+
+class SipDialer(Protocol):
+    """Places the SIP leg of a ``<Dial><Sip>`` as Twilio would, and says how it went: the
+    INVITE to ``dial.uri`` with its headers, answering the digest challenge with its
+    credentials, then the caller's side of the call (speech, listening, hang-up)."""
+
+    async def dial(self, dial: SipDial, options: CallerOptions) -> SipDialOutcome: ...
+
+
+class NoSipDialer:
+    """What a caller without a SIP user agent does with a ``<Dial><Sip>``: says so."""
+
+    async def dial(self, dial: SipDial, options: CallerOptions) -> SipDialOutcome:
+        raise CallNotConnected(
+            f"the webhook sent call {options.call_sid} down the sip path (<Dial><Sip> to "
+            f"{dial.uri}), and this caller has no SIP dialer to place it with"
+        )
 
 
 @dataclass
@@ -62,6 +96,8 @@ class CallerOptions:
     to_number: str = "+15550100002"
     noise_dbfs: float = -60.0
     seed: int = 0
+    path: str | None = None
+    """Ask the webhook for a path (``?trunkline_path=``); None lets it choose."""
 
 
 class Phase(enum.Enum):
@@ -103,9 +139,18 @@ class _Reply:
 
 
 class SimulatedCaller:
-    def __init__(self, options: CallerOptions, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        options: CallerOptions,
+        session: aiohttp.ClientSession,
+        sip_dialer: SipDialer | None = None,
+    ) -> None:
         self.o = options
         self.http = session
+        self.sip_dialer = sip_dialer or NoSipDialer()
+        self.answers: list[Answer] = []
+        """Every TwiML answer the call went through, in order."""
+        self.sip_call: CallResult | None = None
         self.playout = Playout()
         self.noise = LineNoise(options.noise_dbfs, options.seed)
         self.stream_sid = "MZ" + secrets.token_hex(16)
@@ -138,29 +183,52 @@ class SimulatedCaller:
         sig = RequestValidator(self.o.auth_token).compute_signature(url, params)
         return {SIGNATURE_HEADER: sig}
 
-    async def fetch_twiml(self) -> tuple[str, dict[str, str]]:
-        """POST the voice webhook like Twilio; returns the stream URL and its parameters."""
+    async def _webhook(self, url: str, extra: dict[str, str]) -> Answer:
+        """POST a voice webhook like Twilio (the first with the call ringing, later ones with
+        it in progress, plus ``extra``, e.g. ``DialCallStatus``); returns what it answered."""
         form = {
             "CallSid": self.o.call_sid,
             "AccountSid": self.account_sid,
             "From": self.o.from_number,
             "To": self.o.to_number,
-            "CallStatus": "ringing",
+            "CallStatus": "in-progress" if self.answers else "ringing",
             "Direction": "inbound",
+            **extra,
         }
-        url = self.o.url.rstrip("/") + "/twilio/voice"
         async with self.http.post(url, data=form, headers=self._signed(url, form)) as resp:
             body = await resp.text()
             if resp.status != 200:
                 raise RuntimeError(f"webhook answered {resp.status}: {body[:200]}")
-        match = re.search(r'<Stream url="([^"]+)"', body)
-        if match is None:
-            raise RuntimeError(f"the webhook's TwiML has no <Stream>: {body[:300]}")
-        params = {
-            unescape(k): unescape(v)
-            for k, v in re.findall(r'<Parameter name="([^"]*)" value="([^"]*)"', body)
-        }
-        return unescape(match.group(1)), params
+        answer = parse(body)
+        self.answers.append(answer)
+        return answer
+
+    async def connect(self) -> Stream:
+        """Follow the webhook's TwiML like Twilio until the call is streamed; a SIP leg goes to
+        the dialer on the way. Raises :class:`CallNotConnected` when the call ends instead
+        (:attr:`sip_call` then holds the SIP leg's result, if it was answered)."""
+        url = self.o.url.rstrip("/") + "/twilio/voice"
+        if self.o.path is not None:
+            url += "?" + urlencode({"trunkline_path": self.o.path})
+        extra: dict[str, str] = {}
+        for _ in range(MAX_DOCUMENTS):
+            answer = await self._webhook(url, extra)
+            extra = {}
+            if isinstance(answer, Stream):
+                return answer
+            if isinstance(answer, Redirect):
+                url = urljoin(url, answer.url)
+            elif isinstance(answer, SipDial):
+                outcome = await self.sip_dialer.dial(answer, self.o)
+                self.sip_call = outcome.call
+                if answer.action is None:
+                    raise CallNotConnected(f"the sip leg ended ({outcome.status})")
+                url = urljoin(url, answer.action)
+                extra = {"DialCallStatus": outcome.status}
+            else:
+                assert isinstance(answer, Hangup)
+                raise CallNotConnected(answer.said or "the webhook hung up")
+        raise CallNotConnected(f"{MAX_DOCUMENTS} TwiML documents and still no stream: a loop?")
 
     async def _send(self, kind: Callable[..., p.InboundMessage], *fields: object) -> None:
         """Send ``kind(sequence_number, *fields)`` with the next sequence number.
@@ -180,8 +248,15 @@ class SimulatedCaller:
     # --- the call ------------------------------------------------------------------------
 
     async def run(self) -> CallResult:
-        stream_url, params = await self.fetch_twiml()
-        ws_headers = self._signed(public_url_for(self.o.url, "/twilio/media", websocket=True), {})
+        """The whole call: its stream, or the SIP leg a dialer placed for it."""
+        try:
+            stream = await self.connect()
+        except CallNotConnected:
+            if self.sip_call is not None:  # answered on the sip path, then hung up
+                return self.sip_call
+            raise
+        stream_url, params = stream.url, stream.parameters
+        ws_headers = self._signed(stream_url, {})  # Twilio signs the URL it connects to
         started = time.monotonic()
         async with self.http.ws_connect(stream_url, headers=ws_headers, max_msg_size=0) as ws:
             self._ws = ws

@@ -46,12 +46,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="sign requests like Twilio (default: $TWILIO_AUTH_TOKEN)",
     )
     parser.add_argument("--seed", type=int, default=0, help="line-noise seed")
+    parser.add_argument(
+        "--path",
+        choices=["twilio-ws"],
+        help="ask the webhook to stream this call (?trunkline_path=twilio-ws) whatever its "
+        "TRUNKLINE_SIP_SHARE says: this caller cannot place the sip path's SIP leg",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from rich.console import Console
 
-    from sip.caller.call import CallerOptions
+    from sip.caller.call import CallerOptions, CallNotConnected
     from sip.caller.report import print_result, result_json
     from sip.caller.runner import load_speech, place_call
 
@@ -67,8 +75,13 @@ def run(args: argparse.Namespace) -> int:
         dtmf=args.dtmf,
         auth_token=args.auth_token,
         seed=args.seed,
+        path=args.path,
     )
-    result = asyncio.run(place_call(options))
+    try:
+        result = asyncio.run(place_call(options))
+    except CallNotConnected as exc:
+        print(f"trunkline call: the call was not connected: {exc}", file=sys.stderr)
+        return 1
     console = Console()
     print_result(console, result)
     if args.out:

@@ -16,6 +16,7 @@ from sip.provision.spec import (
     DEFAULT_ROOM_PREFIX,
     DEFAULT_TRANSFER_MODE,
     TRANSFER_MODES,
+    DigestAuth,
     make_spec,
 )
 from trunkline.config import (
@@ -36,7 +37,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "your numbers' calls to LiveKit. Safe to run again: existing objects are found by name "
         "and only what differs is changed. Reads LIVEKIT_URL, LIVEKIT_API_KEY, "
         "LIVEKIT_API_SECRET, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (and LIVEKIT_SIP_URI, "
-        "AGENT_NAME) from the environment or the env file."
+        "AGENT_NAME) from the environment or the env file. "
+        "With --dial-sip (one number, both paths) the number keeps its voice webhook, the "
+        "sidecar, which sends some calls to LiveKit with <Dial><Sip>: the inbound trunk then "
+        "asks for TRUNKLINE_SIP_USERNAME / TRUNKLINE_SIP_PASSWORD, and nothing is made at "
+        "Twilio (no Twilio credentials needed)."
     )
     parser.add_argument(
         "--number",
@@ -89,6 +94,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         f"{DEFAULT_TRANSFER_MODE})",
     )
     parser.add_argument(
+        "--dial-sip",
+        action="store_true",
+        help="set up the sip path for the sidecar's one-number split instead of an Elastic "
+        "SIP trunk: digest credentials on the inbound trunk (TRUNKLINE_SIP_USERNAME, "
+        "TRUNKLINE_SIP_PASSWORD), the CallSid header mapped to an attribute; Twilio untouched",
+    )
+    parser.add_argument(
         "--env-file",
         default=DEFAULT_ENV_FILE,
         help=f"env file read under the environment (default: {DEFAULT_ENV_FILE})",
@@ -108,6 +120,18 @@ def run(args: argparse.Namespace) -> int:
 
     env = load_env(args.env_file)
     problems: list[str] = []
+    dial_sip = None
+    if args.dial_sip:
+        username = text(env, "TRUNKLINE_SIP_USERNAME")
+        password = text(env, "TRUNKLINE_SIP_PASSWORD")
+        if username is None or password is None:
+            problems.append(
+                "--dial-sip needs TRUNKLINE_SIP_USERNAME and TRUNKLINE_SIP_PASSWORD (the same "
+                "pair the sidecar dials with); make a password with e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
+            )
+        else:
+            dial_sip = DigestAuth(username, password)
     spec = make_spec(
         numbers=args.number,
         sip_uri=args.sip_uri or text(env, "LIVEKIT_SIP_URI"),
@@ -117,11 +141,12 @@ def run(args: argparse.Namespace) -> int:
         allowed_addresses=args.allowed_address,
         twilio_domain=args.twilio_domain,
         transfer_mode=args.transfer_mode,
+        dial_sip=dial_sip,
         problems=problems,
     )
     livekit = livekit_credentials(env, problems)
-    twilio = twilio_credentials(env, problems)
-    if problems or spec is None or livekit is None or twilio is None:
+    twilio = None if args.dial_sip else twilio_credentials(env, problems)
+    if problems or spec is None or livekit is None or (twilio is None and not args.dial_sip):
         print("trunkline provision: nothing was contacted, because:", file=sys.stderr)
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)

@@ -1,7 +1,11 @@
 """The LiveKit half: an inbound SIP trunk for the numbers and a dispatch rule naming the agent.
 
 The trunk admits calls to our numbers (Twilio Elastic SIP cannot authenticate with a username
-and password towards LiveKit, so numbers and, optionally, source addresses are the gate). The
+and password towards LiveKit, so numbers and, optionally, source addresses are the gate). For
+the one-number split (``--dial-sip``) Twilio Programmable Voice dials the trunk instead, and it
+can answer a digest challenge: the trunk then also asks for a username and password, and maps
+the CallSid header the sidecar adds to the attribute the agent names the call by. The password
+is compared, never shown: a plan says only whether it is set to ours. The
 individual-room rule puts each caller in a fresh room and its ``room_config`` dispatches the
 worker by ``agent_name``: a worker with an agent name is never dispatched automatically, so
 without this the caller would sit in an empty room.
@@ -24,6 +28,7 @@ from typing import TypeVar
 from livekit import api
 from livekit.api.sip_service import SipService
 
+from agent.bridge_contract import CALL_SID_ATTRIBUTE
 from sip.provision.plan import (
     Action,
     Change,
@@ -35,6 +40,7 @@ from sip.provision.plan import (
     step,
 )
 from sip.provision.spec import ProvisionSpec
+from sip.sidecar.routing import CALL_SID_HEADER
 
 # Stands for the id of a trunk that a dry run would create but has not.
 NEW_TRUNK_ID = "(new trunk)"
@@ -80,15 +86,40 @@ def livekit_number(number: str) -> str:
     return digits if digits.startswith("+") else f"+{digits}"
 
 
-def trunk_fields(trunk: api.SIPInboundTrunkInfo) -> dict[str, Value]:
-    return {
+#: How a plan shows the trunk's password: whether it is ours, never what it is.
+PASSWORD_OURS = "(ours)"
+PASSWORD_OTHER = "(another)"
+
+
+def trunk_fields(trunk: api.SIPInboundTrunkInfo, spec: ProvisionSpec) -> dict[str, Value]:
+    fields: dict[str, Value] = {
         "numbers": tuple(livekit_number(n) for n in trunk.numbers),
         "allowed_addresses": tuple(trunk.allowed_addresses),
     }
+    if spec.dial_sip is not None:
+        password = trunk.auth_password
+        fields["auth_username"] = trunk.auth_username or None
+        fields["auth_password"] = (
+            None
+            if not password
+            else PASSWORD_OURS
+            if password == spec.dial_sip.password
+            else PASSWORD_OTHER
+        )
+        fields["call_sid_header"] = trunk.headers_to_attributes.get(CALL_SID_HEADER)
+    return fields
 
 
 def desired_trunk_fields(spec: ProvisionSpec) -> dict[str, Value]:
-    return {"numbers": spec.numbers, "allowed_addresses": spec.allowed_addresses}
+    fields: dict[str, Value] = {
+        "numbers": spec.numbers,
+        "allowed_addresses": spec.allowed_addresses,
+    }
+    if spec.dial_sip is not None:
+        fields["auth_username"] = spec.dial_sip.username
+        fields["auth_password"] = PASSWORD_OURS
+        fields["call_sid_header"] = CALL_SID_ATTRIBUTE
+    return fields
 
 
 def rule_fields(rule: api.SIPDispatchRuleInfo) -> dict[str, Value]:
@@ -137,20 +168,20 @@ async def _apply_trunk(
     dry_run: bool,
     report: Report,
 ) -> str:
-    current = None if trunk is None else trunk_fields(trunk)
+    current = None if trunk is None else trunk_fields(trunk, spec)
     change = change_for(trunk_what(spec), current, desired_trunk_fields(spec))
     trunk_id = NEW_TRUNK_ID if trunk is None else trunk.sip_trunk_id
     if not dry_run and change.action is not Action.KEEP:
         with step(change.step):
             if trunk is None:
+                info = api.SIPInboundTrunkInfo(
+                    name=spec.name,
+                    numbers=spec.numbers,
+                    allowed_addresses=spec.allowed_addresses,
+                )
+                _set_auth(info, spec)
                 created = await sip.create_inbound_trunk(
-                    api.CreateSIPInboundTrunkRequest(
-                        trunk=api.SIPInboundTrunkInfo(
-                            name=spec.name,
-                            numbers=spec.numbers,
-                            allowed_addresses=spec.allowed_addresses,
-                        )
-                    )
+                    api.CreateSIPInboundTrunkRequest(trunk=info)
                 )
                 trunk_id = _require_id(created.sip_trunk_id, change)
             else:
@@ -205,7 +236,18 @@ def _replaced_trunk(trunk: api.SIPInboundTrunkInfo, spec: ProvisionSpec) -> api.
     replacement.numbers.extend(spec.numbers)
     del replacement.allowed_addresses[:]
     replacement.allowed_addresses.extend(spec.allowed_addresses)
+    _set_auth(replacement, spec)
     return replacement
+
+
+def _set_auth(info: api.SIPInboundTrunkInfo, spec: ProvisionSpec) -> None:
+    """``--dial-sip``: the digest credentials, and the CallSid header mapped to the attribute
+    (other header mappings made by hand stay)."""
+    if spec.dial_sip is None:
+        return
+    info.auth_username = spec.dial_sip.username
+    info.auth_password = spec.dial_sip.password
+    info.headers_to_attributes[CALL_SID_HEADER] = CALL_SID_ATTRIBUTE
 
 
 M = TypeVar("M", api.SIPInboundTrunkInfo, api.SIPDispatchRuleInfo)

@@ -3,7 +3,8 @@
 Everything is read before anything is written, so the checks that can fail on input (a number
 this Twilio account does not own, two trunks with our name) stop the run with nothing changed.
 LiveKit goes first because a Twilio trunk pointing at a LiveKit project with no inbound trunk
-would have Twilio deliver calls that LiveKit rejects.
+would have Twilio deliver calls that LiveKit rejects. With ``--dial-sip`` there is no Twilio
+side: the number keeps its voice webhook, and the sidecar dials LiveKit from there.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from trunkline.config import LiveKitCredentials, TwilioCredentials
 async def provision(
     spec: ProvisionSpec,
     livekit: LiveKitCredentials,
-    twilio: TwilioCredentials,
+    twilio: TwilioCredentials | None,
     *,
     dry_run: bool,
     report: Report,
@@ -36,9 +37,14 @@ async def provision(
     :class:`~sip.provision.plan.ProvisionError` naming the failing step. ``twilio_http_client``
     is a ``twilio.http.HttpClient`` (default: the SDK's own).
     """
-    client = Client(twilio.account_sid, twilio.auth_token, http_client=twilio_http_client)
+    if spec.dial_sip is None and twilio is None:
+        raise ValueError("an Elastic SIP trunk needs Twilio credentials")
     async with api.LiveKitAPI(livekit.url, livekit.api_key, livekit.api_secret) as lk:
         livekit_state = await read_livekit(lk.sip, spec)
+        if spec.dial_sip is not None or twilio is None:
+            await apply_livekit(lk.sip, spec, livekit_state, dry_run=dry_run, report=report)
+            return
+        client = Client(twilio.account_sid, twilio.auth_token, http_client=twilio_http_client)
         twilio_state = await asyncio.to_thread(read_twilio, client, spec)
         await apply_livekit(lk.sip, spec, livekit_state, dry_run=dry_run, report=report)
         await asyncio.to_thread(

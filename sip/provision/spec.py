@@ -10,7 +10,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+# defined in the base layer, where the sidecar's <Dial><Sip> needs it too
+from trunkline.sip_uri import normalize_sip_uri as normalize_sip_uri
 
 DEFAULT_NAME = "trunkline"
 DEFAULT_ROOM_PREFIX = "call-"
@@ -22,17 +25,25 @@ DEFAULT_TRANSFER_MODE = "enable-all"
 MAX_NAME_LENGTH = 64
 
 _E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
-_HOST = re.compile(
-    r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*(?::[0-9]{1,5})?$"
-)
 _TWILIO_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.pstn\.twilio\.com$")
+
+
+@dataclass(frozen=True)
+class DigestAuth:
+    """The credentials LiveKit's inbound trunk asks of every INVITE (``--dial-sip``)."""
+
+    username: str
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class ProvisionSpec:
     """The desired LiveKit inbound trunk + dispatch rule and Twilio Elastic SIP trunk.
 
-    ``name`` names all three objects, so a second run finds them again by it.
+    ``name`` names all three objects, so a second run finds them again by it. With
+    ``dial_sip`` the number stays on its voice webhook (the sidecar), which dials LiveKit for
+    its sip-path calls with ``<Dial><Sip>``: the trunk then asks for those credentials, and no
+    Twilio trunk is made.
     """
 
     numbers: tuple[str, ...]
@@ -43,31 +54,7 @@ class ProvisionSpec:
     allowed_addresses: tuple[str, ...] = ()
     twilio_domain: str | None = None
     transfer_mode: str = DEFAULT_TRANSFER_MODE
-
-
-def normalize_sip_uri(raw: str) -> str:
-    """``sip:<host>;transport=tcp`` from a LiveKit SIP URI given with or without ``sip:``.
-
-    LiveKit's project page shows ``sip:<id>.sip.livekit.cloud``; Twilio needs the ``sip:`` scheme
-    and LiveKit's Twilio guide uses TCP, so TCP is added unless a transport is already named.
-    Raises ``ValueError`` for anything Twilio would refuse as an origination URL.
-    """
-    value = raw.strip()
-    if value.lower().startswith("sips:"):
-        raise ValueError(
-            "use sip: (Twilio origination URLs take the sip: scheme; add ;transport=tls)"
-        )
-    if value.lower().startswith("sip:"):
-        value = value[4:]
-    address, _, params = value.partition(";")
-    host = address.rpartition("@")[2]
-    if not _HOST.match(host):
-        raise ValueError("expected sip:<host>[:port][;params], e.g. sip:abc123.sip.livekit.cloud")
-    param_names = {p.split("=", 1)[0].lower() for p in params.split(";") if p}
-    suffix = f";{params}" if params else ""
-    if "transport" not in param_names:
-        suffix += ";transport=tcp"
-    return f"sip:{address}{suffix}"
+    dial_sip: DigestAuth | None = None
 
 
 def make_spec(
@@ -80,6 +67,7 @@ def make_spec(
     allowed_addresses: Sequence[str] = (),
     twilio_domain: str | None = None,
     transfer_mode: str = DEFAULT_TRANSFER_MODE,
+    dial_sip: DigestAuth | None = None,
     problems: list[str],
 ) -> ProvisionSpec | None:
     """A validated spec, or None with one line per problem appended to ``problems``."""
@@ -113,6 +101,8 @@ def make_spec(
         found.append("the agent name (AGENT_NAME or --agent-name) must not be empty")
     if twilio_domain is not None and not _TWILIO_DOMAIN.match(twilio_domain):
         found.append(f"--twilio-domain {twilio_domain!r} must look like <name>.pstn.twilio.com")
+    if dial_sip is not None and twilio_domain is not None:
+        found.append("--twilio-domain is for an Elastic SIP trunk, which --dial-sip does not make")
     if transfer_mode not in TRANSFER_MODES:
         found.append(f"--transfer-mode {transfer_mode!r} is not one of {', '.join(TRANSFER_MODES)}")
     problems.extend(found)
@@ -127,4 +117,5 @@ def make_spec(
         allowed_addresses=tuple(dict.fromkeys(allowed_addresses)),
         twilio_domain=twilio_domain,
         transfer_mode=transfer_mode,
+        dial_sip=dial_sip,
     )

@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from sip.sidecar import ops
 from sip.sidecar.backend import BackendFactory
+from sip.sidecar.drain import DRAIN_FALLBACK_TEXT, Draining
 from sip.sidecar.media_stream import MediaStreamCall, StreamLimits
+from sip.sidecar.public_url import PublicUrlUnknown, public_base, stream_url
+from sip.sidecar.routing import BadPathParameter, Route, route_call, sip_twiml
 from sip.twilio.rest import TwilioCalls
 from sip.twilio.security import (
     SIGNATURE_HEADER,
@@ -26,8 +29,10 @@ from sip.twilio.security import (
     is_valid_signature,
     public_url_for,
 )
-from sip.twilio.twiml import STREAM_TOKEN_PARAM, apology, connect_stream
+from sip.twilio.twiml import STREAM_TOKEN_PARAM, apology, connect_stream, hangup, redirect
+from trunkline import metrics
 from trunkline.config import Settings
+from trunkline.logs import bind_call, call_context
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +41,8 @@ MEDIA_PATH = "/twilio/media"
 #: How long shutdown waits for calls to release their agents.
 SHUTDOWN_GRACE_S = 10.0
 BUSY_MESSAGE = "Sorry, all our lines are busy right now. Please call again in a few minutes."
+#: Said when no stream URL can be given (see ``public_url``): the fault is ours, not the call's.
+UNAVAILABLE_MESSAGE = "Sorry, this service cannot take calls right now. Please try again later."
 
 
 Admission = Callable[[str], Awaitable[str | None]]
@@ -52,6 +59,11 @@ class SidecarState:
     admission: Admission | None = None
     calls: set[MediaStreamCall] = field(default_factory=set)
     total_calls: int = 0
+    draining: Draining = field(default_factory=Draining)
+    checks: Sequence[ops.CachedCheck] = ()
+    """What a call needs reachable (the model, LiveKit), as ``/readyz`` probes it."""
+    goodbye: bytes = b""
+    """Said (8 kHz μ-law) to calls a drain has to end; empty: they are just hung up."""
 
     @property
     def active_calls(self) -> int:
@@ -62,10 +74,8 @@ STATE = web.AppKey("trunkline_sidecar", SidecarState)
 
 
 def _public_base(request: web.Request, settings: Settings) -> str:
-    """PUBLIC_URL when configured (always behind a proxy); else this request's own origin."""
-    if settings.public_url:
-        return settings.public_url
-    return f"{request.scheme}://{request.host}"
+    """The URL Twilio called us at (see ``public_url``); raises :class:`PublicUrlUnknown`."""
+    return public_base(request, settings.public_url, settings.trusted_proxies)
 
 
 def _signature_ok(request: web.Request, state: SidecarState, params: dict[str, str]) -> bool:
@@ -78,6 +88,7 @@ def _signature_ok(request: web.Request, state: SidecarState, params: dict[str, s
     )
     ok = is_valid_signature(token, url, params, request.headers.get(SIGNATURE_HEADER))
     if not ok:
+        metrics.refused("bad_signature")
         logger.warning(
             "rejected %s %s from %s: bad or missing %s",
             request.method,
@@ -86,6 +97,10 @@ def _signature_ok(request: web.Request, state: SidecarState, params: dict[str, s
             SIGNATURE_HEADER,
         )
     return ok
+
+
+def _twiml(body: str) -> web.Response:
+    return web.Response(text=body, content_type="text/xml")
 
 
 async def voice_webhook(request: web.Request) -> web.Response:
@@ -97,24 +112,59 @@ async def voice_webhook(request: web.Request) -> web.Response:
     call_sid = params.get("CallSid", "")
     if not call_sid:
         raise web.HTTPBadRequest(text="CallSid is required")
+    try:
+        route = route_call(state.settings.paths, request.query, params)
+    except BadPathParameter as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    with call_context(call_id=call_sid):
+        return await _answer(request, state, call_sid, params, route)
+
+
+async def _answer(
+    request: web.Request,
+    state: SidecarState,
+    call_sid: str,
+    params: dict[str, str],
+    route: Route | None,
+) -> web.Response:
+    if route is None:  # the sip leg was answered and is over: so is the call
+        logger.info("call %s: the sip leg ended; hanging up", call_sid)
+        return _twiml(hangup())
+    if state.draining.draining:
+        metrics.refused("draining")
+        fallback = state.settings.drain.fallback_url
+        logger.info("call %s: draining, handed to %s", call_sid, fallback or "an apology")
+        return _twiml(redirect(fallback) if fallback else apology(DRAIN_FALLBACK_TEXT))
+    bind_call(path=route.path)
+    if route.path == "sip":
+        metrics.CALLS_ROUTED.labels(route.path, route.why).inc()
+        logger.info("call %s: sip path (%s): dialling LiveKit SIP", call_sid, route.why)
+        return _twiml(sip_twiml(state.settings.paths, call_sid, params))
     if state.active_calls >= state.settings.limits.max_calls:
+        metrics.refused("busy")
         logger.warning("call %s: refused, %d calls active (limit)", call_sid, state.active_calls)
-        return web.Response(text=apology(BUSY_MESSAGE), content_type="text/xml")
+        return _twiml(apology(BUSY_MESSAGE))
+    try:
+        base = _public_base(request, state.settings)
+    except PublicUrlUnknown as exc:
+        metrics.refused("public_url_unknown")
+        logger.warning("call %s: refused: %s", call_sid, exc)
+        return _twiml(apology(UNAVAILABLE_MESSAGE))
     if state.admission is not None:
         refusal = await state.admission(call_sid)
         if refusal is not None:
-            return web.Response(text=apology(refusal), content_type="text/xml")
-    base = urlsplit(_public_base(request, state.settings))
-    scheme = "wss" if base.scheme == "https" else "ws"
-    stream_url = f"{scheme}://{base.netloc}{base.path.rstrip('/')}{MEDIA_PATH}"
+            metrics.refused("livekit_unavailable")
+            return _twiml(apology(refusal))
+    url = stream_url(base, MEDIA_PATH)
     parameters = {
         "CallSid": call_sid,
         "From": params.get("From", ""),
         "To": params.get("To", ""),
         STREAM_TOKEN_PARAM: state.tokens.issue(call_sid),
     }
-    logger.info("call %s: answering with a media stream to %s", call_sid, stream_url)
-    return web.Response(text=connect_stream(stream_url, parameters), content_type="text/xml")
+    metrics.CALLS_ROUTED.labels(route.path, route.why).inc()
+    logger.info("call %s: answering with a media stream to %s", call_sid, url)
+    return _twiml(connect_stream(url, parameters))
 
 
 async def media_stream(request: web.Request) -> web.StreamResponse:
@@ -161,8 +211,20 @@ async def healthz(request: web.Request) -> web.Response:
             "model": state.settings.model_source,
             "active_calls": state.active_calls,
             "total_calls": state.total_calls,
+            "draining": state.draining.draining,
         }
     )
+
+
+async def readyz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    ready, body = await ops.readiness(
+        draining=state.draining.draining,
+        active_calls=state.active_calls,
+        max_calls=state.settings.limits.max_calls,
+        checks=state.checks,
+    )
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def _end_calls(app: web.Application) -> None:
@@ -172,8 +234,7 @@ async def _end_calls(app: web.Application) -> None:
     if not calls:
         return
     logger.info("shutting down: ending %d active calls", len(calls))
-    for call in calls:
-        await call.hang_up("server shutting down")
+    await asyncio.gather(*(call.stop_now("server shutting down") for call in calls))
     pending = [c.closed for c in calls if c.closed is not None]
     if pending:
         await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
@@ -186,6 +247,8 @@ def create_app(
     rest: TwilioCalls | None = None,
     tokens: StreamTokens | None = None,
     admission: Admission | None = None,
+    checks: Sequence[ops.CachedCheck] = (),
+    goodbye: bytes = b"",
 ) -> web.Application:
     if settings.twilio_auth_token is None:
         logger.warning(
@@ -200,9 +263,14 @@ def create_app(
         tokens=tokens or StreamTokens(secret),
         rest=rest,
         admission=admission,
+        checks=checks,
+        goodbye=goodbye,
     )
+    metrics.CALLS_LIMIT.set(settings.limits.max_calls)
     app.on_shutdown.append(_end_calls)
     app.router.add_post(VOICE_PATH, voice_webhook)
     app.router.add_get(MEDIA_PATH, media_stream)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", ops.metrics_endpoint)
     return app

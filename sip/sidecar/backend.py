@@ -34,7 +34,9 @@ class CallInfo:
 class CallControl(Protocol):
     """Actions a backend may take on the Twilio call it serves."""
 
-    async def hang_up(self, reason: str) -> None: ...
+    async def hang_up(self, reason: str, *, failed: bool = False) -> None:
+        """End the call; ``failed``: because the answering side failed (metrics tell
+        failures from calls the agent ended on purpose)."""
 
     async def transfer(self, to: str) -> None: ...
 

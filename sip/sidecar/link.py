@@ -31,6 +31,8 @@ class TwilioLink:
         self.stream_sid = stream_sid
         self.call_id = call_id
         self.sent_media_bytes = 0
+        self.stalled = False
+        """Closed because the peer stopped reading (its queue filled up)."""
         self._queue: asyncio.Queue[str | None] = asyncio.Queue(MAX_QUEUED)
         self._mark_listeners: list[Callable[[str], None]] = []
         self._closed = asyncio.Event()
@@ -47,6 +49,7 @@ class TwilioLink:
             self._queue.put_nowait(serialize_outbound(msg))
         except asyncio.QueueFull:
             logger.warning("call %s: peer is not reading; closing the stream", self.call_id)
+            self.stalled = True
             self.close_soon(WSCloseCode.POLICY_VIOLATION, "peer not reading")
 
     def send_media(self, ulaw: bytes) -> None:

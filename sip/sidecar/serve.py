@@ -5,9 +5,11 @@ environment selects — the agent in-process (no ``LIVEKIT_URL``) or a bridge in
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,7 @@ logger = logging.getLogger("trunkline.serve")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from agent.model import MODEL_CHOICES
     from agent.sim.options import add_arguments
     from sip.sidecar.call_page import DEFAULT_PER_MINUTE
 
@@ -41,7 +44,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "plays before the hang-up. "
         "Bridge mode also serves a browser call page at /call/ (built by `make web`): it asks "
         "POST /call/token for a one-off join token (new room web-<random>, agent dispatched) "
-        "and calls the agent from the microphone."
+        "and calls the agent from the microphone. "
+        "SIGTERM or SIGINT drains: new calls go to TRUNKLINE_FALLBACK_URL (or hear an "
+        "apology), /readyz turns unready, live calls run on for up to TRUNKLINE_DRAIN_TIMEOUT "
+        "seconds and then hear a goodbye; a second signal hangs up every call at once."
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
@@ -76,6 +82,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="start hold of each reply before adaptation (default 60)",
     )
     parser.add_argument(
+        "--model",
+        choices=MODEL_CHOICES,
+        help="local mode: the model that answers — openai (needs OPENAI_API_KEY) or sim (the "
+        "offline simulator, even where real callers can reach this sidecar). Default: "
+        "$TRUNKLINE_MODEL, else openai when OPENAI_API_KEY is set, else sim — refused when "
+        "PUBLIC_URL, Twilio credentials or trusted proxies make this sidecar reachable by "
+        "real callers",
+    )
+    parser.add_argument(
         "--turn-log",
         type=Path,
         help="local mode: append one JSON line per turn here (default: $TRUNKLINE_TURN_LOG, "
@@ -108,14 +123,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aiohttp import web
     from livekit.plugins.pacer import DEFAULT_STRETCH
 
-    from agent.model import ModelSettings
+    from agent.model import ModelSettings, choose_model
     from agent.sim.options import from_args
+    from sip.sidecar import announce
+    from sip.sidecar.drain import GOODBYE_TEXT
+    from sip.sidecar.lifecycle import serve
     from sip.sidecar.local_call import Pacing
     from sip.twilio.rest import TwilioCalls
-    from trunkline.config import ConfigError, load_env, settings_from_env
+    from trunkline.config import ConfigError, load_env, settings_from_env, text
 
     env = load_env(args.env_file)
     problems: list[str] = []
@@ -125,8 +142,22 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from_env(env)
     except ConfigError as exc:
         problems = [*exc.problems, *problems]
-    if settings is not None and settings.livekit is not None and args.pacer == "off":
-        problems.append("--pacer off is for local mode only; bridge mode always paces")
+    requested = args.model or text(env, "TRUNKLINE_MODEL")
+    if settings is not None and settings.livekit is not None:
+        if args.pacer == "off":
+            problems.append("--pacer off is for local mode only; bridge mode always paces")
+        if args.model is not None:
+            problems.append("--model is for local mode only; in bridge mode the worker answers")
+    elif settings is not None and model_settings is not None:
+        because = settings.reachable_by_callers
+        model_settings = choose_model(
+            model_settings,
+            requested,
+            real_callers=None if because is None else f"{because} makes this sidecar public",
+            problems=problems,
+        )
+        if model_settings is not None and model_settings.api_key is None:
+            settings = replace(settings, openai_api_key=None)  # /healthz names the real model
     if settings is not None and settings.livekit is None and args.call_page:
         problems.append(
             "--call-page needs bridge mode (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET): "
@@ -150,11 +181,12 @@ def run(args: argparse.Namespace) -> int:
         if settings.twilio is not None
         else None
     )
+    goodbye = announce.render(GOODBYE_TEXT)
     if settings.livekit is not None:
-        app = _bridge_app(args, settings, settings.livekit, pacing, rest)
+        app = _bridge_app(args, settings, settings.livekit, pacing, rest, goodbye)
         model = f"the worker's ({settings.agent_name!r})"
     else:
-        app = _local_app(args, settings, model_settings, pacing, rest)
+        app = _local_app(args, settings, model_settings, pacing, rest, goodbye)
         model = settings.model_source
     logger.info(
         "trunkline sidecar on http://%s:%d (mode %s, model %s, pacer %s)",
@@ -164,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         model,
         args.pacer,
     )
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    asyncio.run(serve(app, args.host, args.port))
     return 0
 
 
@@ -174,15 +206,18 @@ def _local_app(
     model_settings: ModelSettings,
     pacing: Pacing,
     rest: TwilioCalls | None,
+    goodbye: bytes,
 ) -> web.Application:
     from agent.model import ModelFactory
     from sip.sidecar.app import create_app
     from sip.sidecar.local_call import local_backend_factory
+    from sip.sidecar.ops import CachedCheck, http_probe
 
     factory = ModelFactory(model_settings)
     turn_log = args.turn_log or (Path(settings.turn_log) if settings.turn_log else None)
     backends = local_backend_factory(factory, pacing, settings, turn_log=turn_log)
-    app = create_app(settings, backends, rest=rest)
+    checks = [CachedCheck("model", http_probe(factory.health_check))]
+    app = create_app(settings, backends, rest=rest, checks=checks, goodbye=goodbye)
 
     async def model_lifecycle(_: web.Application) -> AsyncIterator[None]:
         await factory.start()
@@ -199,6 +234,7 @@ def _bridge_app(
     livekit: LiveKitCredentials,
     pacing: Pacing,
     rest: TwilioCalls | None,
+    goodbye: bytes,
 ) -> web.Application:
     from sip.bridge import apology
     from sip.bridge.bridge import Bridge
@@ -213,7 +249,14 @@ def _bridge_app(
         )
     options = BridgeOptions(pacing=pacing, agent_join_timeout_s=args.agent_timeout)
     bridge = Bridge(livekit, settings.agent_name, apology_audio=apology.render(), options=options)
-    app = create_app(settings, bridge.new_call, rest=rest, admission=bridge.admit)
+    app = create_app(
+        settings,
+        bridge.new_call,
+        rest=rest,
+        admission=bridge.admit,
+        checks=[bridge.readiness_check()],
+        goodbye=goodbye,
+    )
     if args.call_page is not False:
         add_call_page(app, livekit, settings.agent_name, per_minute=args.call_page_limit)
         logger.info(

@@ -65,6 +65,8 @@ class StreamTokens:
     ttl_s: float = 60.0
     clock: Callable[[], float] = time.time
     _used: dict[str, float] = field(default_factory=dict)
+    _issued: dict[str, float] = field(default_factory=dict)
+    """Tokens handed out and not yet redeemed: streams Twilio is still about to open."""
 
     def _mac(self, body: bytes) -> bytes:
         return hmac.new(self.secret, body, hashlib.sha256).digest()[:16]
@@ -74,7 +76,16 @@ class StreamTokens:
         expires = int(self.clock() + self.ttl_s)
         body = f"{nonce}.{expires}.{call_sid}".encode()
         mac = base64.urlsafe_b64encode(self._mac(body)).decode().rstrip("=")
+        self.outstanding()  # forget the expired ones
+        self._issued[nonce] = expires
         return f"{nonce}.{expires}.{mac}"
+
+    def outstanding(self) -> int:
+        """How many streams this process's TwiML announced that have not arrived and still
+        may: a draining sidecar waits for them as for calls in progress."""
+        now = self.clock()
+        self._issued = {n: t for n, t in self._issued.items() if t >= now}
+        return len(self._issued)
 
     def redeem(self, token: str | None, call_sid: str) -> None:
         """Accept ``token`` once for ``call_sid`` or raise :class:`StreamTokenError`."""
@@ -96,3 +107,4 @@ class StreamTokens:
         if nonce in self._used:
             raise StreamTokenError("stream token already used")
         self._used[nonce] = expires
+        self._issued.pop(nonce, None)

@@ -8,8 +8,9 @@ arrives in ``start.customParameters``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlencode
 
-from twilio.twiml.voice_response import Connect, Say, VoiceResponse
+from twilio.twiml.voice_response import Connect, Dial, Redirect, Say, VoiceResponse
 
 STREAM_TOKEN_PARAM = "trunkline_stream_token"
 
@@ -29,6 +30,34 @@ def apology(message: str) -> str:
     response = VoiceResponse()
     response.append(Say(message))
     response.hangup()
+    return str(response)
+
+
+def dial_sip(
+    target: str, *, username: str, password: str, action: str, headers: Mapping[str, str]
+) -> str:
+    """Connect the call to a SIP endpoint (LiveKit SIP) with digest credentials; ``headers``
+    travel as SIP ``X-`` headers (Twilio takes them from the URI's query). The caller hears
+    ringing until the far end answers (``answerOnBridge``); Twilio then asks ``action`` how to
+    go on, with ``DialCallStatus``."""
+    response = VoiceResponse()
+    dial = Dial(action=action, method="POST", answer_on_bridge=True)
+    uri = f"{target}?{urlencode(headers)}" if headers else target
+    dial.sip(uri, username=username, password=password)
+    response.append(dial)
+    return str(response)
+
+
+def hangup() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)
+
+
+def redirect(url: str) -> str:
+    """Hand the call to another webhook (Twilio POSTs the call's parameters there)."""
+    response = VoiceResponse()
+    response.append(Redirect(url, method="POST"))
     return str(response)
 
 

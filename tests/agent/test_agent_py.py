@@ -20,10 +20,13 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from lab.turnlog import read_turnlogs
 from tests.waiting import eventually
+from trunkline.child import free_port
 from trunkline.stack import LocalStack
 
 from .room_rig import Caller, audible_ms
@@ -105,7 +108,13 @@ async def test_dev_starts_its_own_simulator_and_answers_a_browser_caller(
     livekit_stack: LocalStack, tmp_path: Path
 ) -> None:
     turn_log = tmp_path / "turns.jsonl"
-    env = clean_env(tmp_path, **livekit_stack.env, TRUNKLINE_TURN_LOG=str(turn_log))
+    metrics_port = free_port()
+    env = clean_env(
+        tmp_path,
+        **livekit_stack.env,
+        TRUNKLINE_TURN_LOG=str(turn_log),
+        TRUNKLINE_WORKER_METRICS_PORT=str(metrics_port),
+    )
     seen = bytearray()
     async with agent_py(["dev"], env) as process:
         async with asyncio.timeout(JOB_START_S):
@@ -115,14 +124,46 @@ async def test_dev_starts_its_own_simulator_and_answers_a_browser_caller(
             assert audible_ms(caller.heard()) >= 800
         # the caller left: the job ends in its process and writes the greeting's turn
         await eventually(lambda: turn_log.exists() and read_turnlogs([turn_log]).records, 20)
+        # the worker serves what its job process counted, beside LiveKit's own figures
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        samples = await eventually_scraped(url, 'trunkline_calls_ended_total{path="webrtc"')
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             output, _ = await process.communicate()
     text = (seen + output).decode(errors="replace")
     assert process.returncode == 0, text
     assert "the local simulator at http://127.0.0.1:" in text
+    # the job's lines name the call (LiveKit's formatter prints the fields the job adds)
+    assert '"call_id": "web-dev"' in text and '"path": "webrtc"' in text
     (turn,) = read_turnlogs([turn_log]).records
     assert (turn.path, turn.call_id, turn.turn) == ("webrtc", "web-dev", 0)
+    assert samples[("trunkline_calls_total", (("path", "webrtc"),))] == 1
+    ended = ("trunkline_calls_ended_total", (("path", "webrtc"), ("reason", "caller")))
+    assert samples[ended] == 1
+    pacing = ("trunkline_turn_stage_seconds_count", (("path", "webrtc"), ("stage", "pacing")))
+    assert samples[pacing] == 1  # the greeting's
+    assert any(name.startswith("lk_agents_") for name, _ in samples)
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def eventually_scraped(url: str, wanted: str, within_s: float = 20.0) -> Samples:
+    """The metrics at ``url`` once their text contains ``wanted`` (a job process writes its
+    figures when it records them; the worker reads them at each scrape)."""
+    async with aiohttp.ClientSession() as http, asyncio.timeout(within_s):
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(url) as resp:
+                    text = await resp.text()
+                if wanted in text:
+                    break
+            await asyncio.sleep(0.2)
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")

@@ -13,6 +13,7 @@ import pytest
 from livekit import agents, api, rtc
 
 from agent.entrypoint import JobSettings
+from agent.launch import metrics_directory, metrics_port
 from agent.room_actions import sip_transfer_target
 from agent.sim.embedded import run_simulator
 from agent.worker import build_server, main, model_for_jobs, runs_agents
@@ -81,6 +82,59 @@ def test_python_agent_py_stops_on_a_malformed_setting_with_the_reason(
         "python agent.py: invalid configuration:",
         "  - OPENAI_BASE_URL='openai.example.com' is not an http(s):// URL with a host",
     ]
+
+
+def test_start_is_production_and_refuses_the_simulator_unless_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env.local here
+    monkeypatch.setattr(sys, "argv", ["agent.py", "start"])
+    for name in ("OPENAI_API_KEY", "TRUNKLINE_MODEL", "TRUNKLINE_SIM_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TRUNKLINE_WORKER_METRICS_PORT", "off")
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert str(exc.value.code).splitlines() == [
+        "python agent.py: invalid configuration:",
+        "  - OPENAI_API_KEY is not set, and `start` runs the worker for production calls: real "
+        "callers would be answered by the offline simulator. Set OPENAI_API_KEY, or choose the "
+        "simulator on purpose with TRUNKLINE_MODEL=sim",
+    ]
+    with (
+        pytest.raises(ConfigError, match="`start` runs the worker"),
+        model_for_jobs({}, production=True),
+    ):
+        pass
+
+
+async def test_start_runs_the_simulator_when_it_is_asked_for_by_name() -> None:
+    env = {"TRUNKLINE_MODEL": "sim", "OPENAI_API_KEY": "sk-test"}
+    with model_for_jobs(env, production=True) as started:
+        assert started is not None and env["TRUNKLINE_SIM_URL"] == started
+        # and the jobs, which read the same environment, use it rather than OpenAI
+        job = JobSettings.from_env(env)
+        assert job.model.api_key is None and job.model.sim_url == started
+
+
+def test_the_worker_s_metrics_port() -> None:
+    assert metrics_port({}, "start") == 8082
+    assert metrics_port({}, "dev") is None
+    assert metrics_port({"TRUNKLINE_WORKER_METRICS_PORT": "9100"}, "dev") == 9100
+    assert metrics_port({"TRUNKLINE_WORKER_METRICS_PORT": "off"}, "start") is None
+    for bad in ("0", "70000", "http"):
+        with pytest.raises(ConfigError, match="is not a TCP port"):
+            metrics_port({"TRUNKLINE_WORKER_METRICS_PORT": bad}, "start")
+
+
+def test_job_processes_share_a_metrics_directory_for_as_long_as_the_worker_runs() -> None:
+    env: dict[str, str] = {}
+    with metrics_directory(env):
+        directory = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+        assert directory.is_dir()
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env and not directory.exists()
+    mine = {"PROMETHEUS_MULTIPROC_DIR": "/srv/metrics"}
+    with metrics_directory(mine):
+        assert mine == {"PROMETHEUS_MULTIPROC_DIR": "/srv/metrics"}  # the operator's own
 
 
 def test_a_job_needs_openai_or_the_worker_s_simulator() -> None:

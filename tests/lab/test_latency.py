@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.latency import latencies_by_path, summarize
+from lab.latency import compare_paths, latencies_by_path, summarize
 from lab.turnlog import TurnRecord
 
 T0 = 1_795_000_000.0
@@ -56,3 +56,41 @@ def test_nothing_in_nothing_out() -> None:
     assert summarize([]) == []
     (summary,) = summarize([TurnRecord("c", "sip", 0)])
     assert summary.latency_median_s is None and summary.latency_p90_s is None
+
+
+def split_number(shift_s: float, n: int = 40) -> list[TurnRecord]:
+    """One number's calls split between the paths: the same spread of latencies on each, the
+    sip path's moved by ``shift_s``; one turn in four of the sip calls with an underrun."""
+    spread = [1.0 + 0.5 * ((7 * i) % n) / n for i in range(n)]
+    return [
+        *(turn("twilio-ws", i, spread[i]) for i in range(n)),
+        *(turn("sip", i, spread[i] + shift_s, underruns=int(i % 4 == 0)) for i in range(n)),
+    ]
+
+
+def test_a_path_slower_by_a_fixed_amount_shows_it_with_an_interval_excluding_zero() -> None:
+    (sip,) = compare_paths(split_number(0.3))
+    assert (sip.path, sip.baseline) == ("sip", "twilio-ws")
+    assert sip.median_delta_s == pytest.approx(0.3) and sip.p90_delta_s == pytest.approx(0.3)
+    assert sip.median_delta_ci_s is not None
+    low, high = sip.median_delta_ci_s
+    assert 0 < low <= 0.3 <= high
+    assert (sip.latency_turns, sip.baseline_latency_turns) == (40, 40)
+    assert (sip.underrun_turn_share, sip.baseline_underrun_turn_share) == (0.25, 0.0)
+    assert compare_paths(split_number(0.3)) == [sip]  # seeded: the same report every time
+
+
+def test_paths_that_do_not_differ_get_an_interval_around_zero() -> None:
+    (sip,) = compare_paths(split_number(0.0))
+    assert sip.median_delta_s == 0.0
+    assert sip.median_delta_ci_s is not None
+    low, high = sip.median_delta_ci_s
+    assert low < 0 < high
+
+
+def test_nothing_to_compare_without_the_baseline_and_no_interval_from_one_turn() -> None:
+    assert compare_paths([turn("sip", 0, 1.0)]) == []
+    (web,) = compare_paths([turn("twilio-ws", 0, 1.0), turn("webrtc", 0, 0.8)])
+    assert web.median_delta_s == pytest.approx(-0.2) and web.median_delta_ci_s is None
+    (ws,) = compare_paths(split_number(0.1), baseline="sip")
+    assert ws.path == "twilio-ws" and ws.median_delta_s == pytest.approx(-0.1)

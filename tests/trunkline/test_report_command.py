@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.paths import CallPath
 from lab.turnlog import TurnLogWriter, TurnRecord
 from trunkline import cli
 
@@ -108,3 +109,28 @@ def test_report_of_a_demo_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert stages["pacing"] == pytest.approx(0.1711, abs=1e-3)  # the middle of three turns
     assert all(v is not None for v in stages.values())
     assert (out / "latency_cdf.png").stat().st_size > 0
+
+
+def test_report_compares_the_paths_of_a_split_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "split.jsonl"
+    with TurnLogWriter(log) as w:
+        for i in range(30):
+            path: CallPath = "sip" if i % 2 else "twilio-ws"
+            latency = 1.0 + 0.02 * (i // 2) + (0.25 if path == "sip" else 0.0)
+            w.write(TurnRecord(f"CA{i:032x}", path, 1, latency_s=latency, source="caller"))
+    out = tmp_path / "report"
+    assert cli.main(["report", str(log), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Each path against twilio-ws" in printed and "+250" in printed
+    (sip,) = json.loads((out / "summary.json").read_text())["comparisons"]
+    assert (sip["path"], sip["baseline"], sip["calls"], sip["baseline_calls"]) == (
+        "sip",
+        "twilio-ws",
+        15,
+        15,
+    )
+    assert sip["median_delta_s"] == pytest.approx(0.25)
+    low, high = sip["median_delta_ci_s"]
+    assert 0 < low < 0.25 < high

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,25 @@ def test_bad_input_and_missing_credentials_are_listed_before_anything_is_contact
         "  - LIVEKIT_API_SECRET is not set",
         "  - TWILIO_AUTH_TOKEN is not set",
     ]
+
+
+def test_dial_sip_needs_the_sidecar_s_credentials_and_no_twilio_ones(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("TRUNKLINE_SIP_USERNAME", "TRUNKLINE_SIP_PASSWORD"):
+        clean_env.delenv(name, raising=False)
+    clean_env.setenv("LIVEKIT_URL", "ws://127.0.0.1:9")
+    clean_env.setenv("LIVEKIT_API_KEY", "k")
+    clean_env.setenv("LIVEKIT_API_SECRET", "s")
+    argv = ["provision", "--number", NUMBER, "--sip-uri", "abc123.sip.livekit.cloud"]
+    code = cli.main([*argv, "--dial-sip", "--env-file", str(tmp_path / "none")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    (problem,) = err.splitlines()[1:]
+    assert problem.startswith(
+        "  - --dial-sip needs TRUNKLINE_SIP_USERNAME and TRUNKLINE_SIP_PASSWORD (the same pair "
+        "the sidecar dials with)"
+    )
 
 
 def env_file(planes: Planes, tmp_path: Path, **overrides: str) -> Path:
@@ -69,9 +89,13 @@ async def test_a_run_prints_the_plan_and_the_rule_dispatches_the_configured_agen
     tmp_path: Path,
     clean_env: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     path = env_file(planes, tmp_path, AGENT_NAME="front-desk")
     argv = ["provision", "--number", NUMBER, "--env-file", str(path)]
+    # the Twilio stand-in is an aiohttp server in this process: its access lines are not the
+    # command's output (a real run has no server to log them)
+    caplog.set_level(logging.WARNING, logger="aiohttp.access")
 
     # The CLI runs its own event loop, so it gets a thread; the Twilio stand-in serves on this one.
     code = await asyncio.to_thread(cli.main, argv)

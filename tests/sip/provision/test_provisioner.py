@@ -10,6 +10,7 @@ import pytest
 from livekit import api
 
 from sip.provision.plan import Action, Change, ProvisionError
+from sip.provision.spec import DigestAuth
 from tests.sip.provision.conftest import NUMBER, SIP_URI, SPEC, Planes, writes
 from trunkline.config import DEFAULT_AGENT_NAME
 
@@ -436,3 +437,44 @@ async def test_a_number_written_differently_is_the_same_number_to_livekit(
     assert writes((await planes.api_log())[seen:]) == ["CreateSIPDispatchRule"]
     assert await planes.trunks() == [trunk]
     assert list((await planes.only_rule()).trunk_ids) == [trunk.sip_trunk_id]
+
+
+DIAL_SIP = replace(SPEC, dial_sip=DigestAuth("trunkline", "digest-password-never-shown"))
+
+
+async def test_dial_sip_puts_credentials_and_the_callsid_header_on_the_trunk_and_leaves_twilio(
+    planes: Planes,
+) -> None:
+    changes = await planes.provision(DIAL_SIP)
+
+    assert [(c.what, c.action) for c in changes] == [(TRUNK, Action.CREATE), (RULE, Action.CREATE)]
+    trunk = await planes.only_trunk()
+    assert (trunk.auth_username, trunk.auth_password) == (
+        "trunkline",
+        "digest-password-never-shown",
+    )
+    assert dict(trunk.headers_to_attributes) == {"X-Trunkline-Call-Sid": "trunkline.call_sid"}
+    assert list(trunk.numbers) == [NUMBER]
+    assert planes.twilio.writes == []  # the number keeps its voice webhook: the sidecar
+    plan = "\n".join(line for c in changes for line in c.render(False))
+    assert "digest-password-never-shown" not in plan
+    assert "auth_password: (none) -> (ours)" in plan
+
+    again = await planes.provision(DIAL_SIP)
+    assert {c.action for c in again} == {Action.KEEP}
+
+
+async def test_dial_sip_sets_a_changed_password_without_showing_either(planes: Planes) -> None:
+    await planes.provision(DIAL_SIP)
+    trunk = await planes.only_trunk()
+    trunk.auth_password = "set-by-hand"
+    trunk.headers_to_attributes["X-Other"] = "other.attribute"
+    await planes.replace_trunk(trunk)
+
+    changes = await planes.provision(DIAL_SIP)
+
+    (update,) = [c for c in changes if c.what == TRUNK]
+    assert update.render(False) == [f"{TRUNK}: update", "    auth_password: (another) -> (ours)"]
+    trunk = await planes.only_trunk()
+    assert trunk.auth_password == "digest-password-never-shown"
+    assert trunk.headers_to_attributes["X-Other"] == "other.attribute"  # made by hand: kept

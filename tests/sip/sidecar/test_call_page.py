@@ -210,7 +210,7 @@ def bridge_routes(*argv: str) -> set[str]:
     )
     assert settings.livekit is not None
     pacing = Pacing(enabled=True, lead_ms=60, prebuffer_ms=60)
-    app = serve._bridge_app(serve_args(*argv), settings, settings.livekit, pacing, None)
+    app = serve._bridge_app(serve_args(*argv), settings, settings.livekit, pacing, None, b"")
     return {r.resource.canonical for r in app.router.routes() if r.resource is not None}
 
 

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from livekit.agents.voice.io import PlaybackFinishedEvent
+from prometheus_client import REGISTRY
 
 from agent.model import ModelFactory, ModelSettings
 from agent.sim.options import SimOptions
@@ -107,7 +108,21 @@ async def place(url: str, **options: object) -> CallResult:
         return await SimulatedCaller(opts, http).run()
 
 
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 async def test_call_is_answered_paced_and_ended_by_the_agent(sidecar: Sidecar) -> None:
+    latency = "trunkline_response_latency_seconds_count"
+    stage = "trunkline_turn_stage_seconds_count"
+    before = {
+        "latency": sample(latency, path="twilio-ws"),
+        "latency_sum": sample("trunkline_response_latency_seconds_sum", path="twilio-ws"),
+        "model": sample(stage, path="twilio-ws", stage="model"),
+        "transport": sample(stage, path="twilio-ws", stage="transport"),
+        "ended": sample("trunkline_calls_ended_total", path="twilio-ws", reason="agent"),
+        "underruns": sample("trunkline_pacer_underruns_total", path="twilio-ws", pacer="agent"),
+    }
     result = await place(sidecar.url, turns=3)
     assert result.greeting is not None and result.greeting.heard_ms > 500
     assert [t.turn for t in result.turns] == [1, 2, 3]
@@ -131,6 +146,20 @@ async def test_call_is_answered_paced_and_ended_by_the_agent(sidecar: Sidecar) -
         assert isinstance(r.pacer["underruns"], int) and isinstance(r.pacer["hold_ms"], float)
     for n in (1, 2, 3):
         assert turns[n].turn_detected is not None and turns[n].model_first_audio is not None
+    # the same turns, as Prometheus sees them: three replies with a latency, four with stages
+    assert sample(latency, path="twilio-ws") == before["latency"] + 3
+    assert sample(stage, path="twilio-ws", stage="model") == before["model"] + 3
+    assert sample(stage, path="twilio-ws", stage="transport") == before["transport"] + 4
+    assert sample("trunkline_calls_ended_total", path="twilio-ws", reason="agent") == (
+        before["ended"] + 1
+    )
+    underruns = sum(r.underruns() for r in turns.values())
+    assert sample("trunkline_pacer_underruns_total", path="twilio-ws", pacer="agent") >= (
+        before["underruns"] + underruns
+    )
+    # each reply's latency is at least the model's think time (300 ms)
+    total = sample("trunkline_response_latency_seconds_sum", path="twilio-ws")
+    assert total - before["latency_sum"] >= 3 * 0.3
 
 
 async def test_barge_in_clears_twilio_and_truncates_where_marks_say_playback_stopped(
