@@ -76,6 +76,13 @@ MIN_CUT_S = 1.0
 #: the body of a reply must have none.
 ONSET_S = 0.1
 MAX_ONSET_HOLE_MS = 60
+#: A hole the browser's jitter buffer filled because a packet came late is the network's (here:
+#: one loaded machine carrying server, worker and browser), not the agent's: none was lost, the
+#: agent's pacer sent on time. One such stretch, no longer than a couple of Opus frames, is
+#: tolerated per call when the browser's own concealment accounts for it; anything more, or any
+#: hole the browser did not conceal (silence that arrived as such), fails.
+MAX_CONCEALED_HOLE_MS = 50.0
+MAX_CONCEALED_HOLES = 1
 
 
 async def shown_states(page: Page) -> list[str]:
@@ -239,6 +246,7 @@ def judge(call: Call) -> tuple[dict[str, Any], list[str]]:
     check(greeting[1] < first[0], "the first sentence reached the page during the greeting")
 
     figures: dict[str, Any] = {"replies": {}, "onset_holes_ms": []}
+    all_holes: list[tuple[str, playout.Hole]] = []
     for name, span, turn in (("greeting", greeting, 0), ("answer", answer, 2)):
         played, sent = cut(rec, span), model_reply(turn)
         ratio = playout.audible_s(played, RATE) / playout.audible_s(sent, RATE)
@@ -257,7 +265,7 @@ def judge(call: Call) -> tuple[dict[str, Any], list[str]]:
         check(AUDIBLE_RATIO[0] <= ratio <= AUDIBLE_RATIO[1], f"{name}: audible ratio {ratio:.2f}")
         check(correlation >= MIN_ENVELOPE_CORRELATION, f"{name}: correlation {correlation:.2f}")
         check(voice_band >= MIN_VOICE_BAND_DB, f"{name}: voice band {voice_band:.1f} dB")
-        check(not holes, f"{name}: quiet holes the model's audio did not have: {holes}")
+        all_holes += [(name, hole) for hole in holes]
 
     # the barge-in: the second sentence starts while the first answer sounds, and stops it
     played, sent = cut(rec, interrupted), model_reply(1)
@@ -278,7 +286,7 @@ def judge(call: Call) -> tuple[dict[str, Any], list[str]]:
     )
     check(stop_s <= BARGE_IN_STOP_S, f"the agent went on for {stop_s:.2f} s after the barge-in")
     check(lost >= MIN_CUT_S, f"the interrupted reply lost only {lost:.2f} s of sound")
-    check(not holes, f"interrupted reply: quiet holes the model's audio did not have: {holes}")
+    all_holes += [("interrupted reply", hole) for hole in holes]
     check(
         all(ms <= MAX_ONSET_HOLE_MS for ms in figures["onset_holes_ms"]),
         f"a hole at a reply's start is longer than {MAX_ONSET_HOLE_MS} ms: "
@@ -317,7 +325,27 @@ def judge(call: Call) -> tuple[dict[str, Any], list[str]]:
             f"turn {turn}: the page shows {page_ms} ms, the audio says {seconds * 1000:.0f} ms",
         )
     figures["jitter_buffer"] = jitter_buffer(call.inbound_audio)
+    unexplained = holes_not_concealed(all_holes, figures["jitter_buffer"])
+    check(not unexplained, f"quiet holes the model's audio did not have: {unexplained}")
     return figures, failed
+
+
+def holes_not_concealed(
+    holes: list[tuple[str, playout.Hole]], jitter: dict[str, Any]
+) -> list[tuple[str, playout.Hole]]:
+    """The holes the browser's jitter buffer does not account for (see MAX_CONCEALED_HOLE_MS):
+    all of them when a packet was lost, when there are too many or too long, or when together
+    they last longer than what the browser says it concealed."""
+    concealed_s = float(jitter.get("concealedSamples", 0)) / RATE
+    lost = int(jitter.get("packetsLost", 0))
+    total_s = sum(hole.duration_s for _, hole in holes)
+    explained = (
+        lost == 0
+        and len(holes) <= MAX_CONCEALED_HOLES
+        and all(hole.duration_s * 1000 <= MAX_CONCEALED_HOLE_MS for _, hole in holes)
+        and total_s <= concealed_s + 0.005 * len(holes)
+    )
+    return [] if explained else holes
 
 
 def jitter_buffer(inbound: list[dict[str, Any]]) -> dict[str, Any]:
@@ -339,3 +367,22 @@ def jitter_buffer(inbound: list[dict[str, Any]]) -> dict[str, Any]:
             1000 * stats["jitterBufferDelay"] / stats["jitterBufferEmittedCount"], 1
         )
     return out
+
+
+@pytest.mark.parametrize(
+    ("holes_ms", "concealed_ms", "lost", "explained"),
+    [
+        ([], 0, 0, True),
+        ([35], 36, 0, True),  # one late packet's stretch, concealed by the browser
+        ([35], 10, 0, False),  # silence that arrived as silence: the sender's
+        ([35], 36, 1, False),  # a lost packet
+        ([30, 30], 80, 0, False),  # more than one
+        ([70], 80, 0, False),  # longer than a couple of Opus frames
+    ],
+)
+def test_only_one_short_hole_the_browser_concealed_is_put_down_to_the_machine(
+    holes_ms: list[int], concealed_ms: int, lost: int, explained: bool
+) -> None:
+    holes = [("answer", playout.Hole(0.4, ms / 1000)) for ms in holes_ms]
+    jitter = {"concealedSamples": concealed_ms * RATE // 1000, "packetsLost": lost}
+    assert (holes_not_concealed(holes, jitter) == []) is explained
