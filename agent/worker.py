@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 
 from livekit.agents import AgentServer, JobExecutorType, cli
 
-from agent.entrypoint import entrypoint
+from agent.entrypoint import entrypoint, pacer_setting
 from agent.model import ModelSettings
 from trunkline.config import ConfigError, agent_name, load_env
 
@@ -90,6 +90,10 @@ def main() -> None:
         return
     with contextlib.ExitStack() as stack:
         try:
+            problems: list[str] = []
+            pacer_setting(os.environ, problems)
+            if problems:
+                raise ConfigError(problems)
             sim_url = stack.enter_context(model_for_jobs(os.environ))
         except ConfigError as e:
             sys.exit(f"python agent.py: {e}")
