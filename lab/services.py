@@ -55,12 +55,20 @@ def worker_service(env: Mapping[str, str], run: Path, name: str = "worker") -> S
 
 
 def sidecar_service(
-    host: str, port: int, env: Mapping[str, str], run: Path, name: str = "sidecar"
+    host: str,
+    port: int,
+    env: Mapping[str, str],
+    run: Path,
+    name: str = "sidecar",
+    args: Sequence[str] = (),
 ) -> Service:
-    """``trunkline serve`` on ``host:port`` (bridge mode when ``env`` has LiveKit's settings)."""
+    """``trunkline serve ARGS`` on ``host:port`` (bridge mode when ``env`` has LiveKit's
+    settings, else local mode)."""
     return Service(
         name,
-        trunkline_command("serve", "--host", host, "--port", str(port), "--env-file", os.devnull),
+        trunkline_command(
+            "serve", "--host", host, "--port", str(port), "--env-file", os.devnull, *args
+        ),
         run / f"{name}.log",
         lambda: http_ok(f"http://{host}:{port}/healthz"),
         env=env,
