@@ -25,8 +25,6 @@ from lab.heard import HeardTurn
 from lab.paths import CallPath
 from lab.turnlog import TIMESTAMPS, TurnRecord, read_turnlogs
 
-#: How long after the caller hung up an agent line may still be stamped (its last reply).
-SLACK_S: Final = 2.0
 #: The simulator's recordings: <epoch ms>-c<connection>-t<turn>.wav
 _RECORDING = re.compile(r"(\d+)-c(\d+)-t(\d+)\.wav")
 MODEL_RATE: Final = 24000
@@ -41,7 +39,9 @@ class CallWindow:
     ended: float
 
     def holds(self, t: float) -> bool:
-        return self.started <= t <= self.ended + SLACK_S
+        """Every stamp the agent takes of a call (its events, not when it wrote them) falls
+        while the caller is on the line."""
+        return self.started <= t <= self.ended
 
 
 def _first_stamp(record: TurnRecord) -> float | None:

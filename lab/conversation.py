@@ -261,6 +261,7 @@ def heard_replies(
     *,
     playout: Callable[[CallerTurn], float | None] = lambda _t: None,
     underruns: Callable[[CallerTurn], int] = lambda _t: 0,
+    stretched: Callable[[CallerTurn], float | None] = lambda _t: None,
 ) -> list[HeardTurn]:
     """Each reply the caller heard: ``cut(first, last)`` lays out what arrived between the
     reply's first and last audible chunk (monotonic s) as the receiver played it."""
@@ -283,6 +284,7 @@ def heard_replies(
                 ),
                 barge_in_cutoff_ms=t.cutoff_ms,
                 playout_s=playout(t),
+                stretched_ms=stretched(t),
             )
         )
     return replies

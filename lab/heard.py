@@ -58,6 +58,9 @@ class HeardTurn:
     #: How long the receiver held the reply's first audio before playing it (its playout
     #: buffer), where the receiver says; None where it does not.
     playout_s: float | None = None
+    #: How much audio the receiver's jitter buffer added or removed to follow the jitter
+    #: (time-scale changes), where the receiver says; None where it does not.
+    stretched_ms: float | None = None
 
     @property
     def interrupted(self) -> bool:
@@ -103,6 +106,8 @@ class HeardFigures:
     length_ratio: float | None = None
     #: The receiver's playout buffer before the first audio of a reply (median), where known.
     playout_ms: float | None = None
+    #: Audio the receiver's jitter buffer added or removed over all replies, where known.
+    stretched_ms: float | None = None
 
     @property
     def clicks_ratio(self) -> float | None:
@@ -168,6 +173,7 @@ def heard_figures(
     clear = [t.barge_in_clear_ms for t in turns if t.barge_in_clear_ms is not None]
     cutoff = [t.barge_in_cutoff_ms for t in turns if t.barge_in_cutoff_ms is not None]
     playout = [max(0.0, 1000 * t.playout_s) for t in heard if t.playout_s is not None]
+    stretched = [t.stretched_ms for t in heard if t.stretched_ms is not None]
     return HeardFigures(
         turns=len(heard),
         heard_s=seconds,
@@ -185,6 +191,7 @@ def heard_figures(
         pesq_wb=_median(wb),
         length_ratio=_median(ratios),
         playout_ms=_median(playout),
+        stretched_ms=sum(stretched) if stretched else None,
     )
 
 

@@ -31,7 +31,9 @@ SECTIONS = ("codec", "paths", "source")
 DEFAULT_SECTIONS = ("codec", "paths")
 #: The main phase's model: the simulator's think time, median ms (p90 twice that).
 THINK_MS = 900
-SWEEP_MS = (250, 2000)
+#: The sweep's other think-time medians, full and ``--quick`` (which keeps the one where
+#: transport weighs most).
+SWEEP_MS = ((250, 2000), (250,))
 #: Defaults of the run's size, full and ``--quick``.
 SIZES = {
     "calls": (3, 1),
@@ -79,8 +81,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a short run: 1 call of 2 turns per path and arm, sweep calls of 1 turn, 2 s of "
-        "synthetic speech (any size flag given still wins)",
+        help="a short run: 1 call of 2 turns per path and arm, one sweep timing (250 ms) with "
+        "calls of 1 turn, 2 s of synthetic speech (any size flag given still wins)",
     )
     sizes = [
         ("--calls", int, "calls per path and pacer arm in the main phase", "calls"),
@@ -103,9 +105,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--sweep-ms",
         type=int,
         nargs="*",
-        default=list(SWEEP_MS),
         help="think-time medians of the sweep's other phases; none to skip the sweep "
-        f"(default: {' '.join(map(str, SWEEP_MS))})",
+        f"(default: {' '.join(map(str, SWEEP_MS[0]))}; --quick: "
+        f"{' '.join(map(str, SWEEP_MS[1]))})",
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the simulated model and callers (default: 0)"
@@ -131,6 +133,8 @@ def _resolve_sizes(args: argparse.Namespace) -> None:
     for key, (full, quick) in SIZES.items():
         if getattr(args, key) is None:
             setattr(args, key, quick if args.quick else full)
+    if args.sweep_ms is None:
+        args.sweep_ms = list(SWEEP_MS[1] if args.quick else SWEEP_MS[0])
 
 
 def _command_line(args: argparse.Namespace) -> str:

@@ -243,17 +243,24 @@ def bandwidth_up(paths: Sequence[Measured], ctx: Context) -> str:
 
 def pesq(paths: Sequence[Measured]) -> str:
     parts = []
+    stretch = ""
     for m in paths:
         if m.heard is None or m.heard.pesq_nb is None:
             continue
         nb, _ = chain_pesq(m.run.receiver)
         parts.append(f"{m.name} {m.heard.pesq_nb - nb:+.2f}")
+        if m.heard.stretched_ms:
+            stretch = (
+                f" On {m.name} the receiver's jitter buffer also stretched or squeezed "
+                f"{m.heard.stretched_ms:,.0f} ms of the replies to follow the jitter (NetEq's "
+                "accelerate/decelerate), which PESQ scores as distortion."
+            )
     if not parts:
         return "No complete reply to score."
     return (
         "Not published. Against the path's codecs alone (in brackets), the transport's cost "
-        "in PESQ-NB: " + ", ".join(parts) + "; PESQ-WB scores the band a telephony path cannot "
-        "carry as lost."
+        "in PESQ-NB: " + ", ".join(parts) + " (inserted silence and lost audio cost most); "
+        "PESQ-WB scores the band a telephony path cannot carry as lost." + stretch
     )
 
 

@@ -95,8 +95,9 @@ class LiveKit:
         }
 
 
-def deployment(env: Mapping[str, str]) -> LiveKit | None:
-    """The deployment ``LIVEKIT_URL`` names, or None when it is not set."""
+def deployment(env: Mapping[str, str], host: str) -> LiveKit | None:
+    """The deployment ``LIVEKIT_URL`` names, or None when it is not set; callers on this
+    machine use ``host``."""
     url = text(env, "LIVEKIT_URL")
     if url is None:
         return None
@@ -114,7 +115,7 @@ def deployment(env: Mapping[str, str]) -> LiveKit | None:
         http_url=http_url,
         sip_gateway=gateway,
         sip_missing=None if gateway else "LIVEKIT_SIP_URI is not set (the deployment's SIP URI)",
-        host=host_address(),
+        host=host,
         where=f"the LiveKit deployment at LIVEKIT_URL={url} (not a local stack)",
     )
 
@@ -217,10 +218,18 @@ class LabRig:
     """``with LabRig(out, env) as rig:`` — everything up; everything stopped on exit."""
 
     def __init__(
-        self, out: Path, env: Mapping[str, str], *, arms: Sequence[Arm] = ARMS, sip: bool = True
+        self,
+        out: Path,
+        env: Mapping[str, str],
+        *,
+        arms: Sequence[Arm] = ARMS,
+        sip: bool = True,
+        host: str | None = None,
     ) -> None:
         self.out = out
         self.env = env
+        #: this machine's address for the stack and the callers (default: its own)
+        self.host = host or host_address()
         self.arms = arms
         self.want_sip = sip
         self.run_id = secrets.token_hex(3)
@@ -248,11 +257,11 @@ class LabRig:
         Raises :class:`~trunkline.stack.StackUnavailable` (servers not installed),
         :class:`~trunkline.stack.service.ServiceFailed` or ``ValueError`` (bad settings)."""
         try:
-            self._livekit = deployment(self.env)
+            self._livekit = deployment(self.env, self.host)
             if self._livekit is None:
                 self.stack = LocalStack(
                     StackOptions(
-                        host=host_address(),
+                        host=self.host,
                         run_dir=self.out / "stack",
                         sip=None if self.want_sip else False,
                     )

@@ -56,6 +56,8 @@ COUNTERS: Final = (
     "silent_concealed_samples",
     "jitter_buffer_delay",
     "jitter_buffer_emitted_count",
+    "inserted_samples_for_deceleration",
+    "removed_samples_for_acceleration",
 )
 
 
@@ -165,6 +167,16 @@ def concealments(turn: CallerTurn) -> int:
     return 0 if events is None else round(events)
 
 
+def stretched_ms(turn: CallerTurn) -> float | None:
+    """Audio NetEq added (deceleration) or removed (acceleration) during the reply to follow
+    the jitter — time-scale changes the caller hears as slightly faster or slower speech."""
+    added = _delta(turn, "inserted_samples_for_deceleration")
+    removed = _delta(turn, "removed_samples_for_acceleration")
+    if added is None or removed is None:
+        return None
+    return 1000 * (added + removed) / RATE
+
+
 @dataclass
 class _Placed:
     window: CallWindow
@@ -253,6 +265,7 @@ class WebrtcRunner:
                 line.cut,
                 playout=playout_delay,
                 underruns=concealments,
+                stretched=stretched_ms,
             )
         merged = merge_turns([*agent, *caller])
         return PathRun(

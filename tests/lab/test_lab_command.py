@@ -100,7 +100,8 @@ def test_quick_shrinks_every_size_an_explicit_flag_does_not_set() -> None:
     assert (full.think_ms, full.sweep_ms) == (900, [250, 2000])
     quick = parse("--quick", "--turns", "4")
     assert (quick.calls, quick.turns, quick.sweep_calls, quick.sweep_turns) == (1, 4, 1, 1)
-    assert quick.synth_seconds == 2.0
+    assert quick.synth_seconds == 2.0 and quick.sweep_ms == [250]
+    assert parse("--quick", "--sweep-ms", "100", "3000").sweep_ms == [100, 3000]
 
 
 def test_the_recorded_command_repeats_the_run() -> None:
