@@ -151,6 +151,21 @@ def paired_delta_ms(paced: PathRun, unpaced: PathRun) -> list[float]:
     return [1000.0 * (a[k] - b[k]) for k in sorted(a.keys() & b.keys())]
 
 
+def arrival_lead_ms(run: PathRun) -> float | None:
+    """How far ahead of real time the agent's audio reached the caller, at most: per reply,
+    the audio received so far less the time since its first arrival. A pacer's bounded lead
+    shows as tens of ms; model bursts forwarded as they come, as seconds."""
+    leads = []
+    for turn in run.heard:
+        if not turn.arrivals:
+            continue
+        start = turn.arrivals[0][0]
+        received = np.cumsum([seconds for _, seconds in turn.arrivals])
+        elapsed = np.array([at - start for at, _ in turn.arrivals])
+        leads.append(1000 * float(np.max(received - elapsed)))
+    return max(leads) if leads else None
+
+
 def median(values: Sequence[float]) -> float | None:
     return float(np.median(values)) if values else None
 

@@ -6,14 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from lab.path_measures import Measured, median, pacer_underruns
+from lab.path_measures import Measured, arrival_lead_ms, median, pacer_underruns
 
 #: what meters the agent's audio on each path when the agent's own pacer is off
 WHO_PACES: Final = {
-    "twilio-ws (local)": (
-        "nothing between the model and Twilio's buffer: unpaced, the sidecar forwards each "
-        "model burst at once and the caller's buffer takes it"
-    ),
+    "twilio-ws (local)": "the caller's own buffer (Twilio's), nothing before it",
     "twilio-ws (bridge)": (
         "RoomIO's AudioSource clocks the agent's track out in 10 ms frames, the SFU forwards "
         "it, and the bridge re-paces it with its own pacer before Twilio's buffer"
@@ -27,8 +24,10 @@ WHO_PACES: Final = {
         "plays from NetEq's jitter buffer"
     ),
 }
-#: a difference in heard defects (gaps + playout underruns) this large is the pacer's doing
-CLEAR_DIFFERENCE: Final = 2
+#: unpaced audio that reaches the caller no further ahead of real time than this was paced
+#: by the transport (a pacer's own lead is 60–100 ms)
+PACED_BY_TRANSPORT_MS: Final = 150.0
+#: less inserted silence than this over a run is not worth a verdict
 CLEAR_GAP_MS: Final = 150.0
 
 
@@ -91,10 +90,12 @@ seeded draws (checked: each call's simulator connection is listed in `lab.json`)
 call meets the same think times and the same bursts (50–500 ms chunks at uneven speed) in
 both. Everything is measured at the caller, after the real media path. **paced later by** is
 the median over turns answered in both arms of (paced − unpaced) time from turn detection to
-first audio received — the price of the pacer's hold. **Caller buffer max** (twilio-ws) is the
-most audio the caller's playout held when a media message arrived: how far ahead of real time
-the sender ran. The figure shows one reply per path and arm: its audio as it arrived against
-real time, and its level as heard.
+first audio received — the price of the pacer's hold. **Ahead of real time** is, per reply,
+the audio received so far less the time since its first audio arrived, at most: a pacer's
+bounded lead is tens of ms; bursts forwarded as they come are seconds; a transport that paces
+(a clocked source, a mixer, a jitter buffer) keeps the unpaced arm near zero as well. The
+figure shows one reply per path and arm: its audio as it arrived against real time, and its
+level as heard.
 """
 
 SWEEP_METHOD: Final = """\
@@ -106,35 +107,59 @@ transport alone is 5 % of the latency.
 """
 
 
-def _defects(m: Measured) -> tuple[int, float]:
+def _gaps(m: Measured) -> tuple[int, float, int]:
     if m.heard is None:
-        return 0, 0.0
-    return m.heard.gaps + m.heard.receiver_gaps, m.heard.gap_ms
+        return 0, 0.0, 0
+    return m.heard.gaps, m.heard.gap_ms, m.heard.receiver_gaps
 
 
 def ab_reading(paced: Measured, unpaced: Measured, deltas: Sequence[float]) -> str:
-    """One paragraph: what pacing bought on this path, or that the transport paces already."""
-    p_count, p_ms = _defects(paced)
-    u_count, u_ms = _defects(unpaced)
-    cost = median(deltas)
-    price = "" if cost is None else f" The pacer's hold cost {cost:+,.0f} ms (median, paired)."
-    heard = (
-        f"unpaced {u_count} gaps/underruns ({u_ms:,.0f} ms of gaps) against paced {p_count} "
-        f"({p_ms:,.0f} ms)"
-    )
+    """Two verdicts: whether the transport already meters bursts on this path (how far ahead
+    of real time unpaced audio reached the caller), and what the pacer still bought (how much
+    less silence the caller heard), at what price."""
     who = WHO_PACES.get(paced.name, "the transport")
+    lead_u, lead_p = arrival_lead_ms(unpaced.run), arrival_lead_ms(paced.run)
+    if lead_u is None or lead_p is None:
+        cadence = "No reply arrived in both arms to compare cadence."
+    elif lead_u <= PACED_BY_TRANSPORT_MS:
+        cadence = (
+            f"**The transport already paces here**: unpaced, the audio still reached the caller "
+            f"in real time (at most {lead_u:,.0f} ms ahead; paced {lead_p:,.0f} ms) — {who}."
+        )
+    else:
+        cadence = (
+            f"**Nothing else paces here**: unpaced, model bursts reached the caller up to "
+            f"{lead_u:,.0f} ms ahead of real time (paced {lead_p:,.0f} ms) — {who}; a barge-in "
+            "then depends on that buffer being cleared."
+        )
+    (p_gaps, p_ms, p_dry), (u_gaps, u_ms, u_dry) = _gaps(paced), _gaps(unpaced)
+    heard = (
+        f"unpaced {u_gaps} gaps ({u_ms:,.0f} ms) and {u_dry} playout underruns, paced "
+        f"{p_gaps} ({p_ms:,.0f} ms) and {p_dry}"
+    )
+    if u_ms - p_ms >= CLEAR_GAP_MS:
+        bought = (
+            f"**Pacing buys continuity**: {u_ms - p_ms:,.0f} ms less silence heard ({heard}) — "
+            "the start hold covers the model's shorter stalls, which unpaced become silence."
+        )
+    elif p_ms - u_ms >= CLEAR_GAP_MS:
+        bought = f"**Pacing cost continuity here** ({heard})."
+    else:
+        bought = f"**Pacing changed little that the caller heard** ({heard})."
     pacer = pacer_underruns(paced.run)
     stalls = (
         ""
         if pacer is None or not pacer[0]
-        else f" The paced arm's own silence ({pacer[0]} underruns, {pacer[1]:,.0f} ms) is the "
-        "model's stalls longer than the hold."
+        else f" What the paced arm still heard is mostly the model's stalls longer than the "
+        f"hold ({pacer[0]} pacer underruns, {pacer[1]:,.0f} ms)."
     )
-    if u_count - p_count >= CLEAR_DIFFERENCE or u_ms - p_ms >= CLEAR_GAP_MS:
-        return f"**Pacing buys quality here**: {heard}; without it {who}.{stalls}{price}"
-    if p_count - u_count >= CLEAR_DIFFERENCE or p_ms - u_ms >= CLEAR_GAP_MS:
-        return f"**Pacing did not help here** ({heard}): {who}.{stalls}{price}"
-    return f"**The transport already paces here** ({heard}): {who}.{stalls}{price}"
+    cost = median(deltas)
+    price = (
+        ""
+        if cost is None
+        else f" The hold's price: {cost:+,.0f} ms to first audio (median, paired)."
+    )
+    return f"{cadence} {bought}{stalls}{price}"
 
 
 def break_even_ms(m: Measured, share: float = 0.05) -> float | None:
@@ -149,10 +174,15 @@ def break_even_ms(m: Measured, share: float = 0.05) -> float | None:
     return 1000 * (transport / share - transport - detect - pacing)
 
 
+#: a model stage this fast is "an order of magnitude" below OpenAI's ~2 s
+ORDER_OF_MAGNITUDE_MS: Final = 500.0
+
+
 def sweep_reading(
     points: Mapping[str, Sequence[Mapping[str, Any]]], main: Mapping[str, Measured]
 ) -> str:
     parts = []
+    evens: dict[str, float] = {}
     for name, series in points.items():
         known = sorted(
             (p for p in series if p["model_ms"] is not None and p["share"] is not None),
@@ -162,25 +192,35 @@ def sweep_reading(
             continue
         fast, slow = known[0], known[-1]
         even = break_even_ms(main[name]) if name in main else None
-        where = (
-            ""
-            if even is None
-            else (
-                f"; transport would pass 5 % with a model stage under {even:,.0f} ms"
-                if even > 0
-                else "; transport stays under 5 % whatever the model's speed"
-            )
-        )
+        if even is not None:
+            evens[name] = even
         parts.append(
-            f"{name}: {100 * slow['share']:.1f} % at a {slow['model_ms']:,.0f} ms model stage, "
-            f"{100 * fast['share']:.1f} % at {fast['model_ms']:,.0f} ms{where}"
+            f"{name} {100 * slow['share']:.1f} % at a {slow['model_ms']:,.0f} ms model stage, "
+            f"{100 * fast['share']:.1f} % at {fast['model_ms']:,.0f} ms"
         )
     if not parts:
         return "Too few phases measured to draw the curve."
+    never = [k for k, v in evens.items() if v <= 0]
+    quick = [f"{k} ({v:,.0f} ms)" for k, v in evens.items() if 0 < v < ORDER_OF_MAGNITUDE_MS]
+    early = [f"{k} ({v:,.0f} ms)" for k, v in evens.items() if v >= ORDER_OF_MAGNITUDE_MS]
+    verdicts = []
+    if never:
+        verdicts.append(f"transport never reaches 5 % on {', '.join(never)}")
+    if quick:
+        verdicts.append(
+            f"on {', '.join(quick)} it passes 5 % only with a model stage under the figure in "
+            "brackets — an order of magnitude faster than OpenAI's ~2 s, as the seed says"
+        )
+    if early:
+        verdicts.append(
+            f"on {', '.join(early)} it passes 5 % already with a model stage under the figure "
+            "in brackets: there the path's own buffering (livekit-sip's jitter buffer, the "
+            "bridge's re-pacing) is transport, and a faster model makes it matter"
+        )
     return (
         "Transport's share grows as the model gets faster — "
         + "; ".join(parts)
-        + ". The seed's claim that WebRTC becomes the right answer only when model response "
-        "times drop by an order of magnitude is the break-even point: where it is far below "
-        "OpenAI's 0.5–4 s, transport does not decide the path."
+        + ". Keeping each path's measured turn detection, pacing and transport: "
+        + "; ".join(verdicts)
+        + "."
     )

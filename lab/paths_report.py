@@ -21,6 +21,7 @@ from lab.live_notes import bullet_list, plan_sentence
 from lab.live_plan import LivePlan, clean_audio
 from lab.path_measures import (
     Measured,
+    arrival_lead_ms,
     chain_pesq,
     draws_aligned,
     measure,
@@ -240,15 +241,6 @@ def all_paths_cells(
 # --- the pacer A/B ----------------------------------------------------------------------
 
 
-def _buffer_max(run: PathRun) -> float | None:
-    known = [
-        float(v)
-        for c in run.calls
-        if isinstance(c.get("cadence"), dict) and (v := c["cadence"].get("buffered_max_ms"))
-    ]
-    return max(known) if known else None
-
-
 def ab_cells(pairs: Sequence[tuple[Measured, Measured]]) -> Cells:
     rows = []
     for paced, unpaced in pairs:
@@ -269,8 +261,9 @@ def ab_cells(pairs: Sequence[tuple[Measured, Measured]]) -> Cells:
                     if h is None or h.clicks_ratio is None
                     else f"{fmt(h.clicks_per_min)} (×{h.clicks_ratio:.2f})",
                     "—" if h is None else fmt(h.pesq_nb, ".2f"),
+                    "—" if h is None else fmt(h.length_ratio, ".3f"),
                     "—" if h is None else fmt(h.barge_in_cutoff_ms),
-                    fmt(_buffer_max(m.run)),
+                    fmt(arrival_lead_ms(m.run)),
                 ]
             )
     return Cells(
@@ -284,8 +277,9 @@ def ab_cells(pairs: Sequence[tuple[Measured, Measured]]) -> Cells:
             "pacer underruns",
             "clicks/min (× clean)",
             "PESQ NB",
+            "reply length heard / sent",
             "barge-in cut-off ms",
-            "caller buffer max ms",
+            "ahead of real time at the caller, max ms",
         ],
         rows=rows,
     )
@@ -533,5 +527,9 @@ def paths_result(result: PathsResult, out: Path, key: str, title: str) -> Sectio
             rich_table(sweep_table, "Model timing sweep (pacer on)"),
         ],
         figures=list(figures.values()),
-        notes=[*(f"{label}: {readings[key]}" for key, label, *_ in _rows()), sweep_text],
+        notes=[
+            *(f"{label}: {readings[key]}" for key, label, *_ in _rows()),
+            *(f"pacer A/B, {name}: {text}" for name, text in ab_readings.items()),
+            sweep_text,
+        ],
     )

@@ -289,8 +289,11 @@ def length(paths: Sequence[Measured]) -> str:
     if not off:
         return "Not published. Every path delivered the whole reply, within 2 % of its length."
     return (
-        "Not published. Replies that arrived longer carry inserted silence, shorter ones lost "
-        "audio: " + ", ".join(f"{k} {v:.3f}" for k, v in off.items()) + "."
+        "Not published. Replies that arrived longer carry added silence (also where the reply "
+        "already paused, which the gap count does not see), shorter ones lost audio: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in off.items())
+        + " (the A/B shows whether the unpaced arm has it too: then the path adds it, not the "
+        "agent's pacer)."
     )
 
 

@@ -59,7 +59,7 @@ def records(name: str, transport: float, model: float, paced: bool) -> list[Turn
     return out
 
 
-def heard(name: str, receiver: Receiver, gap_s: float) -> list[HeardTurn]:
+def heard(name: str, receiver: Receiver, gap_s: float, bursty: bool = False) -> list[HeardTurn]:
     ref = reference_for(receiver)
     turns = []
     for call in CALLS:
@@ -71,6 +71,8 @@ def heard(name: str, receiver: Receiver, gap_s: float) -> list[HeardTurn]:
                 i = len(pcm) // 4 + int(np.argmax(np.abs(pcm[len(pcm) // 4 : len(pcm) // 2])))
                 pcm = np.concatenate([pcm[:i], np.zeros(round(gap_s * rate), np.int16), pcm[i:]])
             arrivals = tuple((T0 + 0.02 * k, 0.02) for k in range(len(pcm) * 50 // rate))
+            if bursty:  # half a second of audio every quarter of a second
+                arrivals = tuple((T0 + 0.25 * k, 0.5) for k in range(len(pcm) * 2 // rate))
             turns.append(
                 HeardTurn(
                     f"{name}-{call}",
@@ -93,7 +95,7 @@ def run(name: str, path: CallPath, receiver: Receiver, transport: float, arm: st
         path,
         receiver=receiver,
         records=records(name, transport, 1.0, paced),
-        heard=heard(name, receiver, 0.0 if paced else 0.3),
+        heard=heard(name, receiver, 0.0 if paced else 0.3, bursty=not paced and receiver == "ulaw"),
         upstream=upstream,
         calls=[{"call_id": f"{name}-{c}", "model_connections": [4 * c]} for c in CALLS],
     )
@@ -140,21 +142,29 @@ def test_the_all_path_table_has_a_column_per_path_a_published_one_and_a_reading(
     assert "x: not measured — a reason" in md
 
 
-def test_the_pacer_ab_says_where_pacing_bought_quality(result: tuple[object, Path]) -> None:
+def test_the_pacer_ab_says_where_the_transport_paces_and_what_pacing_bought(
+    result: tuple[object, Path],
+) -> None:
     res, _ = result
     ab = res.data["pacer_ab"]  # type: ignore[attr-defined]
+    local = ab["twilio-ws (local)"]["reading"]
+    assert local.startswith("**Nothing else paces here**: unpaced, model bursts reached the")
+    assert "up to 2,750 ms ahead of real time (paced 20 ms)" in local  # 5 s in 2.25 s
+    for name, *_ in PATHS[1:]:
+        assert ab[name]["reading"].startswith("**The transport already paces here**")
     for name, *_ in PATHS:
-        assert ab[name]["reading"].startswith("**Pacing buys quality here**")
+        assert "**Pacing buys continuity**: 300 ms less silence heard" in ab[name]["reading"]
         # paced 80 ms later on every turn answered in both arms
         assert ab[name]["paired_paced_minus_unpaced_ms"] == pytest.approx([80.0] * 2)
 
 
-def test_the_transport_already_paces_when_both_arms_hear_the_same() -> None:
+def test_when_both_arms_hear_the_same_the_pacer_changed_little() -> None:
     paced = measure(run("sip", "sip", "opus-ulaw", 0.14, "paced"), "paced")
     same = measure(run("sip", "sip", "opus-ulaw", 0.14, "paced"), "unpaced")
     text = ab_reading(paced, same, [70.0])
     assert text.startswith("**The transport already paces here**")
     assert "livekit-sip's mixer" in text and "+70 ms" in text
+    assert "**Pacing changed little that the caller heard**" in text
 
 
 def test_the_sweep_has_a_point_per_phase_and_a_break_even(result: tuple[object, Path]) -> None:
