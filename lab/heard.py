@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -68,12 +68,21 @@ class HeardTurn:
 
 
 def squelch(pcm: Int16Array, rate: int) -> Int16Array:
-    """``pcm`` with every :data:`SQUELCH_MS` block quieter than :data:`SQUELCH_PEAK` zeroed."""
+    """``pcm`` with every :data:`SQUELCH_MS` block (and a shorter last one) quieter than
+    :data:`SQUELCH_PEAK` zeroed."""
     n = rate * SQUELCH_MS // 1000
-    whole = len(pcm) // n * n
-    blocks = pcm[:whole].reshape(-1, n).copy()
+    padded = np.concatenate([pcm, np.zeros(-len(pcm) % n, dtype=pcm.dtype)])
+    blocks = padded.reshape(-1, n).copy()
     blocks[np.abs(blocks.astype(np.int32)).max(axis=1) < SQUELCH_PEAK] = 0
-    return np.concatenate([blocks.reshape(-1), pcm[whole:]])
+    out: Int16Array = blocks.reshape(-1)[: len(pcm)]
+    return out
+
+
+def trim_quiet(pcm: Int16Array, rate: int) -> Int16Array:
+    """Without leading and trailing quiet (:func:`squelch`): a receiver may pass on low-level
+    noise around a reply (Opus decoding silence, a bridge's hangover), which is not the reply."""
+    loud = np.flatnonzero(squelch(pcm, rate))
+    return pcm[loud[0] : loud[-1] + 1] if len(loud) else pcm[:0]
 
 
 def trim_silence(pcm: Int16Array) -> Int16Array:
@@ -135,8 +144,10 @@ def heard_figures(
     silence is a pause on both sides, and the click baseline includes what the codec does by
     itself. The baseline is taken over the same replies, weighted by how often each was
     heard. ``clean(turn)`` is the reply as the model sent it (24 kHz), for PESQ and length.
+    Every signal is first cut to its loud part (:func:`trim_quiet`).
     """
-    heard = [t for t in turns if len(t.audio)]
+    trimmed = [replace(t, audio=trim_quiet(t.audio, t.rate)) for t in turns]
+    heard = [t for t in trimmed if len(t.audio)]
     gaps: list[float] = []
     clicks = clean_clicks = 0
     seconds = clean_seconds = 0.0
@@ -144,19 +155,19 @@ def heard_figures(
     wb: list[float] = []
     ratios: list[float] = []
     for t in heard:
-        ref = reference(t.turn)
-        if ref.rate != t.rate:
-            raise ValueError(f"heard {t.rate} Hz but the path's chain delivers {ref.rate} Hz")
+        chain = reference(t.turn)
+        if chain.rate != t.rate:
+            raise ValueError(f"heard {t.rate} Hz but the path's chain delivers {chain.rate} Hz")
+        ref = trim_quiet(chain.pcm, chain.rate)  # cut as the heard reply is
         gaps += [
-            g.duration_s
-            for g in find_gaps(squelch(t.audio, t.rate), squelch(ref.pcm, ref.rate), t.rate)
+            g.duration_s for g in find_gaps(squelch(t.audio, t.rate), squelch(ref, t.rate), t.rate)
         ]
         clicks += len(click_times(t.audio, t.rate))
         seconds += len(t.audio) / t.rate
-        clean_clicks += len(click_times(ref.pcm, ref.rate))
-        clean_seconds += len(ref.pcm) / ref.rate
+        clean_clicks += len(click_times(ref, t.rate))
+        clean_seconds += len(ref) / t.rate
         if clean is not None and not t.interrupted:
-            sent = trim_silence(clean(t.turn))
+            sent = trim_quiet(clean(t.turn), CLEAN_RATE)
             ratios.append((len(t.audio) / t.rate) / (len(sent) / CLEAN_RATE))
             modes: tuple[tuple[PesqMode, list[float]], ...] = (("nb", nb), ("wb", wb))
             for mode, scores in modes:

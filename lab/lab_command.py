@@ -174,7 +174,7 @@ def _paths_section(args: argparse.Namespace) -> Section:
             reply=SHORT_REPLY,
         )
         phases.append(Phase(plan.think, plan, main=False))
-    return PathsSection(phases, load_env(args.env_file))
+    return PathsSection(phases, load_env(args.env_file), args.out)
 
 
 def _sections(args: argparse.Namespace, speech: list[Speech]) -> list[Section]:
@@ -225,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress, TimeElapsedColumn
 
+    from lab.paths_section import PathsSection
     from lab.sections import LabContext, environment, run_sections, write_json, write_markdown
     from lab.speech import bundled_speech_files, load_speech, synthetic_speech
     from lab.tables import table_console
@@ -266,12 +267,19 @@ def run(args: argparse.Namespace) -> int:
         speech = [replace(s, name=name) for s, name in zip(speech, names, strict=True)]
     out: Path = args.out
     columns = (*Progress.get_default_columns(), TimeElapsedColumn())
+    sections = _sections(args, speech)
+    paths = [s for s in sections if isinstance(s, PathsSection)]
     try:
         with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-            results = run_sections(_sections(args, speech), LabContext(out, progress))
+            for section in paths:  # its servers boot while the sections before it run
+                section.start()
+            results = run_sections(sections, LabContext(out, progress))
     except (StackUnavailable, ServiceFailed, ValueError) as exc:
         print(f"trunkline lab: the real stack could not start: {exc}", file=sys.stderr)
         return 2
+    finally:
+        for section in paths:
+            section.stop()
     console = table_console()
     for result in results:
         for table in result.tables:

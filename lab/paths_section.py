@@ -123,36 +123,59 @@ async def place_rounds(
 class PathsSection:
     phases: Sequence[Phase]
     env: Mapping[str, str]
-    out_name: str = "paths"
+    #: the run's output folder (``ctx.out_dir``): the rig's files go under ``paths/``
+    out: Path
     key: str = "paths"
     title: str = "Every caller path on the real stack"
     timings: dict[str, float] = field(default_factory=dict)
+    _rig: LabRig | None = None
+    _started: float = 0.0
+
+    def start(self) -> None:
+        """Start LiveKit and launch every process now, so they boot while other sections run
+        (the first phase waits for them). :meth:`run` stops them; so does :meth:`stop`."""
+        if self._rig is None:
+            self._started = time.monotonic()
+            self._rig = LabRig(self.out / "paths", self.env)
+            self._rig.start()
+
+    def stop(self) -> None:
+        if self._rig is not None:
+            self._rig.stop()
+            self._rig = None
 
     def run(self, ctx: LabContext) -> SectionResult:
-        out = ctx.out_dir / self.out_name
-        started = time.monotonic()
         task = ctx.progress.add_task("paths: starting the real stack", total=None)
-        phases: list[PhaseRuns] = []
-        with LabRig(out, self.env) as rig:
-            self.timings["stack_s"] = time.monotonic() - started
+        try:
+            self.start()
+            rig = self._rig
+            assert rig is not None
             unmeasured = (
                 []
                 if rig.sip_gateway is not None
                 else [Unmeasured("sip", "sip", rig.sip_missing() or "no SIP gateway")]
             )
-            for n, phase in enumerate(self.phases):
-                phases.append(self._phase(ctx, rig, phase, out / f"phase-{n + 1}", task))
+            phases = [
+                self._phase(ctx, rig, phase, self.out / "paths" / f"phase-{n + 1}", task)
+                for n, phase in enumerate(self.phases)
+            ]
             where = rig.livekit.where
+        finally:
+            self.stop()
         ctx.progress.update(task, description="paths: measuring", total=1, completed=1)
-        self.timings["total_s"] = time.monotonic() - started
+        self.timings["calls_total_s"] = time.monotonic() - self._started
         result = PathsResult(where=where, phases=phases, unmeasured=unmeasured)
-        return paths_result(result, ctx.out_dir, self.key, self.title)
+        section = paths_result(result, ctx.out_dir, self.key, self.title)
+        section.data["timings_s"] = {k: round(v, 1) for k, v in self.timings.items()}
+        return section
 
     def _phase(
         self, ctx: LabContext, rig: LabRig, phase: Phase, run_dir: Path, task: TaskID
     ) -> PhaseRuns:
         label = f"think {phase.think}"
         started = time.monotonic()
+        if "ready_s" not in self.timings:
+            self.timings["ready_s"] = started - self._started
         ctx.progress.update(task, description=f"paths: {label}: starting simulators")
         n_paths = 4 if rig.sip_gateway is not None else 3
         with rig.phase(phase.plan, run_dir, n_paths) as ends:
