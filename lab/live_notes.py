@@ -1,8 +1,6 @@
-"""REPORT.md prose for the live sections: how each figure was measured and how to read it.
-
-Kept beside the code that measures (as :mod:`lab.notes` is for the codec table), and the
-sentences that quote results are built from the run's own numbers.
-"""
+"""REPORT.md prose shared by the live sections: the plan of calls, lists, and the method of
+the rtc.AudioSource A/B (kept beside the code that measures, as :mod:`lab.notes` is for the
+codec table)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,16 @@ receiver heard it and each caller turn as the model heard it. Runners: twilio-ws
 mode and through the bridge (:mod:`lab.twilio_runner`), sip (:mod:`lab.sip_runner`), webrtc
 through an SDK participant (:mod:`lab.webrtc_runner`); a real browser plugs in the same way.
 A path this run cannot reach is :class:`Unmeasured`, with the reason and never with numbers.
+
+Adding a caller (the browser of issue 12, say): write a :class:`lab.conversation.Line` for it
+— ``say`` speaks a clip, ``take_arrivals`` hands over what the page played with the time each
+piece arrived, ``playout_counters`` its jitter buffer's statistics if it keeps any — and a
+:class:`CallRunner` that places one call on it (as :class:`lab.webrtc_runner.WebrtcRunner`
+does with a token dispatching the arm's agent) and collects with
+:func:`lab.call_windows.agent_records`, :func:`lab.conversation.caller_records` and
+:func:`lab.conversation.heard_replies`; then list it in :func:`lab.paths_section.runners`
+where its program is installed. The schedule, the A/B, the sweep and the report need nothing
+else: a runner's ``name`` becomes its column.
 """
 
 from __future__ import annotations
