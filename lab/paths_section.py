@@ -36,6 +36,13 @@ from sip.caller.audio import write_wav
 
 LOCAL = "twilio-ws (local)"
 BRIDGE = "twilio-ws (bridge)"
+#: every runner :func:`runners` makes, in the report's order
+RUNNERS = (LOCAL, BRIDGE, "sip", "webrtc")
+
+
+def reachable(sip: bool) -> list[str]:
+    """The runners this run has: all but ``sip`` where there is no SIP gateway."""
+    return [name for name in RUNNERS if sip or name != "sip"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,8 @@ class Phase:
 
 
 def runners(ends: ArmEnds, plan: LivePlan, livekit: LiveKit) -> list[CallRunner]:
-    """One runner per path reachable this run, for one arm, in the report's order."""
+    """One runner per path reachable this run (:func:`reachable`), for one arm, in the
+    report's order."""
     found: list[CallRunner] = [
         TwilioRunner(ends.local_url, plan, ends.local_log, ends.model_recordings, name=LOCAL),
         TwilioRunner(
@@ -177,7 +185,7 @@ class PathsSection:
         if "ready_s" not in self.timings:
             self.timings["ready_s"] = started - self._started
         ctx.progress.update(task, description=f"paths: {label}: starting simulators")
-        n_paths = 4 if rig.sip_gateway is not None else 3
+        n_paths = len(reachable(rig.sip_gateway is not None))
         with rig.phase(phase.plan, run_dir, n_paths) as ends:
             arms = {e.arm.name: runners(e, phase.plan, rig.livekit) for e in ends}
             total = phase.plan.calls * n_paths
