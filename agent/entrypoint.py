@@ -30,11 +30,13 @@ from livekit import rtc
 from livekit.agents import AgentSession, AutoSubscribe, JobContext, room_io
 from livekit.agents.llm import RealtimeModel
 from livekit.agents.voice.events import CloseEvent, CloseReason
+from livekit.agents.voice.io import AudioOutput
 from livekit.plugins.pacer import PacedAudioOutput
 
 from agent.agent import TrunklineAgent
 from agent.caller_path import call_id, caller_path
 from agent.clear_signal import ClearSignalOutput
+from agent.first_audio import FirstAudioStamp
 from agent.model import ModelFactory, ModelSettings, choose_model
 from agent.room_actions import RoomCallActions
 from agent.session import new_session
@@ -47,16 +49,31 @@ logger = logging.getLogger(__name__)
 
 #: what a keypad (Twilio ``dtmf``, SIP INFO / RFC 4733) can send
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
+PACER_SETTINGS = {"on": True, "off": False}
+
+
+def pacer_setting(env: Mapping[str, str], problems: list[str]) -> bool:
+    """``TRUNKLINE_PACER``: on (the default) or off — off only to measure what pacing buys."""
+    raw = text(env, "TRUNKLINE_PACER")
+    if raw is None:
+        return True
+    if raw.lower() not in PACER_SETTINGS:
+        problems.append(f"TRUNKLINE_PACER={raw!r} must be on or off")
+        return True
+    return PACER_SETTINGS[raw.lower()]
 
 
 @dataclass(frozen=True)
 class JobSettings:
     model: ModelSettings
     turn_log: str | None = None
+    #: pace the agent's audio into RoomIO (``TRUNKLINE_PACER``; off is for A/B measurement)
+    pacer: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JobSettings:
-        """The model (``agent.model``) and ``TRUNKLINE_TURN_LOG``; raises :class:`ConfigError`.
+        """The model (``agent.model``), ``TRUNKLINE_TURN_LOG`` and ``TRUNKLINE_PACER``; raises
+        :class:`ConfigError`.
 
         A job never starts a simulator of its own: the worker process runs one for all its jobs
         and names it in ``TRUNKLINE_SIM_URL`` (see ``agent.worker``).
@@ -72,9 +89,10 @@ class JobSettings:
                 "neither OPENAI_API_KEY nor TRUNKLINE_SIM_URL is set: no model can answer "
                 "(`python agent.py` starts a simulator for its jobs when OPENAI_API_KEY is unset)"
             )
+        pacer = pacer_setting(env, problems)
         if problems or model is None:
             raise ConfigError(problems)
-        return cls(model=model, turn_log=text(env, "TRUNKLINE_TURN_LOG"))
+        return cls(model=model, turn_log=text(env, "TRUNKLINE_TURN_LOG"), pacer=pacer)
 
 
 async def entrypoint(ctx: JobContext) -> None:
@@ -94,6 +112,7 @@ class RoomCall:
     ) -> None:
         self.ctx = ctx
         self.caller = caller
+        self.settings = settings
         self.path = caller_path(caller)
         self.call_id = call_id(caller, self.path, ctx.room.name)
         self.writer = TurnLogWriter(settings.turn_log) if settings.turn_log else None
@@ -140,12 +159,14 @@ class RoomCall:
         )
         # RoomIO's output exists only now; a text-only console session has none to pace
         if (inner := session.output.audio) is not None:
-            self.pacer = PacedAudioOutput(inner, on_segment=self.metrics.on_segment)
-            output = (
-                ClearSignalOutput(self.pacer, self.actions.send_clear)
-                if self.path == "twilio-ws"
-                else self.pacer
-            )
+            output: AudioOutput
+            if self.settings.pacer:
+                output = self.pacer = PacedAudioOutput(inner, on_segment=self.metrics.on_segment)
+            else:
+                logger.warning("call %s: TRUNKLINE_PACER=off, agent audio unpaced", self.call_id)
+                output = FirstAudioStamp(inner, self.metrics.on_unpaced_audio)
+            if self.path == "twilio-ws":
+                output = ClearSignalOutput(output, self.actions.send_clear)
             session.output.audio = output
             self.metrics.attach(session, output)
 

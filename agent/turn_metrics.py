@@ -98,6 +98,14 @@ class TurnMetrics:
         self._fields["pacer_first_frame"] = epoch_from_monotonic(seg.first_frame_at)
         self._fields["pacer"] = pacer_summary(seg)
 
+    def on_unpaced_audio(self, at: float) -> None:
+        """With no pacer (``TRUNKLINE_PACER=off``): a reply's first audio left for the track at
+        ``at`` (epoch seconds), so the model stage ends and the pacing stage is zero."""
+        if "model_first_audio" in self._fields:
+            return
+        self._fields["model_first_audio"] = at
+        self._fields["pacer_first_frame"] = at
+
     def _on_playback_started(self, ev: PlaybackStartedEvent) -> None:
         logger.debug("call %s: playback started at %.3f", self.call_id, ev.created_at)
         if self.playback_is_at_caller and "caller_first_audio" not in self._fields:

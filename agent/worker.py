@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 
 from livekit.agents import AgentServer, JobExecutorType, cli
 
-from agent.entrypoint import entrypoint
+from agent.entrypoint import entrypoint, pacer_setting
 from agent.launch import command_of, metrics_directory, metrics_port
 from agent.model import ModelSettings, choose_model
 from agent.prewarm import prewarm
@@ -144,6 +144,10 @@ def main() -> None:
         if port is not None:
             stack.enter_context(metrics_directory(os.environ))
         try:
+            problems: list[str] = []
+            pacer_setting(os.environ, problems)
+            if problems:
+                raise ConfigError(problems)
             sim_url = stack.enter_context(model_for_jobs(os.environ, production=command == "start"))
         except ConfigError as e:
             sys.exit(f"python agent.py: {e}")

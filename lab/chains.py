@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from lab.codecs import OPUS_BITRATE, OPUS_RATE, ULAW_RATE, opus_roundtrip, ulaw_roundtrip
 from lab.paths import CallPath
@@ -51,3 +51,26 @@ _CHAINS: Final[dict[CallPath, Callable[[Int16Array, int], ChainOutput]]] = {
 def run_chain(path: CallPath, pcm: Int16Array, *, opus_bitrate: int = OPUS_BITRATE) -> ChainOutput:
     """Pass 24 kHz model audio through ``path``'s codecs; returns what the far end decodes."""
     return _CHAINS[path](pcm, opus_bitrate)
+
+
+#: What a caller's receiver decodes of the agent's 24 kHz audio, by the codecs on its way:
+#: ``ulaw`` the sidecar's μ-law (twilio-ws local mode); ``opus-ulaw`` the agent's Opus track in
+#: the room, decoded and μ-law-encoded at 8 kHz by the Twilio bridge or livekit-sip;
+#: ``opus`` the Opus track itself, decoded at 48 kHz (webrtc).
+Receiver = Literal["ulaw", "opus-ulaw", "opus"]
+
+
+def _receiver(receiver: Receiver, pcm: Int16Array, bitrate: int) -> ChainOutput:
+    if receiver == "ulaw":
+        return ChainOutput(ulaw_roundtrip(pcm, MODEL_RATE), ULAW_RATE, ULAW_RATE)
+    room = opus_roundtrip(pcm, MODEL_RATE, bitrate=bitrate)
+    if receiver == "opus":
+        return ChainOutput(room, OPUS_RATE, MODEL_RATE)
+    return ChainOutput(ulaw_roundtrip(room, OPUS_RATE), ULAW_RATE, ULAW_RATE)
+
+
+def to_receiver(
+    receiver: Receiver, pcm: Int16Array, *, opus_bitrate: int = OPUS_BITRATE
+) -> ChainOutput:
+    """24 kHz model audio as ``receiver`` decodes it with a flawless transport."""
+    return _receiver(receiver, pcm, opus_bitrate)

@@ -12,24 +12,27 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from agent.sim.options import DEFAULT_THINK
 from agent.sim.tts import synthesize
-from lab.chains import ChainOutput, run_chain
-from lab.paths import CallPath
+from lab.conversation import CallerScript
 from lab.pcm import Int16Array
+from sip.caller.audio import read_wav, trim_to_speech
 from sip.caller.call import CallerOptions
 from sip.caller.cli import default_speech
 from sip.caller.runner import load_speech
+from sip.resample import resample
 
 GREETING: Final = "Hello, this is the trunkline lab."
 #: About 4.8 s of speech: long enough for bursts and stalls to matter, short enough for a
 #: few minutes' run.
 REPLY: Final = "Thanks, I have that. Your order ships tomorrow morning, with tracking by text."
+#: About 1.2 s: for calls measured for latency only (the sweep), where a reply's length only
+#: costs time.
+SHORT_REPLY: Final = "Thanks, I have that."
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class LivePlan:
     chunking: str = "bursty"
     #: After the last reply the caller waits this long, then hangs up.
     linger_s: float = 1.0
+    #: What the model says after every caller turn (the heard-audio figures assume REPLY).
+    reply: str = REPLY
     speech: tuple[Path, ...] = field(default_factory=lambda: tuple(default_speech()))
 
     def __post_init__(self) -> None:
@@ -61,14 +66,27 @@ class LivePlan:
         """The first caller turn whose reply is not talked over (0, the greeting, if none)."""
         return next((t for t in range(1, self.turns + 1) if t not in self.barge_in_turns), 0)
 
-    def script_json(self) -> str:
-        """The simulator script (``--sim-script``): a short greeting, then REPLY every turn."""
-        return json.dumps({"greeting": GREETING, "turns": [], "fallback": REPLY}, indent=2)
+    def caller_script(self, rate: int) -> CallerScript:
+        """The same caller for a path without Twilio's protocol: the clips trimmed to their
+        speech exactly as the Twilio caller's, at the rate the caller's line sends."""
+        return CallerScript(
+            clips=[resample(pcm, source, rate) for pcm, source in _trimmed(self.speech)],
+            clip_rate=rate,
+            turns=self.turns,
+            barge_in_turns=self.barge_in_turns,
+            barge_after_ms=self.barge_after_ms,
+            linger_s=self.linger_s,
+        )
 
-    def serve_args(self, script: Path) -> list[str]:
+    def script_json(self) -> str:
+        """The simulator script (``--sim-script``): a short greeting, then the reply every turn."""
+        return json.dumps({"greeting": GREETING, "turns": [], "fallback": self.reply}, indent=2)
+
+    def sim_args(self, script: Path) -> list[str]:
+        """``trunkline sim``'s flags for the plan's model behaviour."""
         return [
-            "--sim-script", str(script), "--sim-think-ms", self.think,
-            "--sim-chunking", self.chunking, "--seed", str(self.seed),
+            "--script", str(script), "--think-ms", self.think,
+            "--chunking", self.chunking, "--seed", str(self.seed),
         ]  # fmt: skip
 
     def caller_options(self, url: str, call: int) -> CallerOptions:
@@ -90,6 +108,15 @@ def _speech_frames(paths: tuple[Path, ...]) -> list[list[bytes]]:
 
 
 @functools.cache
+def _trimmed(paths: tuple[Path, ...]) -> list[tuple[Int16Array, int]]:
+    out = []
+    for path in paths:
+        pcm, rate = read_wav(path)
+        out.append((trim_to_speech(pcm, rate), rate))
+    return out
+
+
+@functools.cache
 def clean_speech(text: str) -> Int16Array:
     """A scripted line exactly as the simulated model sends it: PCM16 at the model's 24 kHz."""
     return synthesize(text).pcm
@@ -98,13 +125,3 @@ def clean_speech(text: str) -> Int16Array:
 def clean_audio(turn: int) -> Int16Array:
     """What the model sent in ``turn``: the greeting first, the reply after every caller turn."""
     return clean_speech(GREETING if turn == 0 else REPLY)
-
-
-@functools.cache
-def _through(path: CallPath, text: str) -> ChainOutput:
-    return run_chain(path, clean_speech(text))
-
-
-def path_reference(path: CallPath) -> Callable[[int], ChainOutput]:
-    """Each turn's clean audio through ``path``'s codecs: what a flawless transport delivers."""
-    return lambda turn: _through(path, GREETING if turn == 0 else REPLY)

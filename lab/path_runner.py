@@ -1,21 +1,31 @@
-"""One runner per caller path: places the lab's live calls on it and says what was heard.
+"""One runner per caller path and pacer arm: places the lab's calls and says what was heard.
 
-The live section knows nothing about how a path is reached. A runner places ``plan.calls``
-calls of ``plan.turns`` turns, and returns the merged turn log (the waterfall) and each reply
-as its receiver heard it (:class:`lab.heard.HeardTurn`). twilio-ws in local mode always runs
-(:mod:`lab.twilio_runner`). The room paths need a LiveKit server and the room worker: until
-their runners exist they are listed as :class:`Unmeasured` with the reason, never with numbers.
+The paths section knows nothing about how a path is reached. It asks each runner for one call
+at a time — so calls on different paths interleave and machine load hits every path alike —
+and at the end for a :class:`PathRun`: the merged turn log (the waterfall), each reply as its
+receiver heard it and each caller turn as the model heard it. Runners: twilio-ws in local
+mode and through the bridge (:mod:`lab.twilio_runner`), sip (:mod:`lab.sip_runner`), webrtc
+through an SDK participant (:mod:`lab.webrtc_runner`); a real browser plugs in the same way.
+A path this run cannot reach is :class:`Unmeasured`, with the reason and never with numbers.
+
+Adding a caller (the browser of issue 12, say): write a :class:`lab.conversation.Line` for it
+— ``say`` speaks a clip, ``take_arrivals`` hands over what the page played with the time each
+piece arrived, ``playout_counters`` its jitter buffer's statistics if it keeps any — and a
+:class:`CallRunner` that places one call on it (as :class:`lab.webrtc_runner.WebrtcRunner`
+does with a token dispatching the arm's agent) and collects with
+:func:`lab.call_windows.agent_records`, :func:`lab.conversation.caller_records` and
+:func:`lab.conversation.heard_replies`; then list it in :func:`lab.paths_section.runners`
+where its program is installed. The schedule, the A/B, the sweep and the report need nothing
+else: a runner's ``name`` becomes its column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
+from lab.chains import Receiver
 from lab.heard import HeardTurn
-from lab.live_plan import LivePlan
 from lab.paths import CallPath
 from lab.turnlog import TurnRecord
 
@@ -24,24 +34,39 @@ from lab.turnlog import TurnRecord
 class PathRun:
     name: str
     path: CallPath
+    #: The codecs between the agent and what the caller's receiver decodes.
+    receiver: Receiver = "ulaw"
     #: One merged record per (call, turn): what the agent, the sidecar and the caller saw.
     records: list[TurnRecord] = field(default_factory=list)
     heard: list[HeardTurn] = field(default_factory=list)
-    #: Per call: id, who hung up, cadence and the like, for lab.json.
+    #: What the model heard of each caller turn (the simulator's recordings, 24 kHz).
+    upstream: list[HeardTurn] = field(default_factory=list)
+    #: Per call: id, duration, the simulator connections that served it, and the like.
     calls: list[dict[str, Any]] = field(default_factory=list)
     #: Anything that went wrong (a call that failed, a bad turn line), one sentence each.
     problems: list[str] = field(default_factory=list)
 
 
-class PathRunner(Protocol):
+class CallRunner(Protocol):
+    """A path, ready to take calls (its servers are up), for one pacer arm."""
+
     @property
     def name(self) -> str: ...
 
     @property
     def path(self) -> CallPath: ...
 
-    def run(self, plan: LivePlan, workdir: Path, on_call: Callable[[int], None]) -> PathRun:
-        """Place the plan's calls (``on_call(i)`` after the i-th); files go under ``workdir``."""
+    async def place(self, call: int) -> None:
+        """Place the ``call``-th call (0-based) and keep what it measured; a failed call is a
+        problem for :meth:`collect` to report, never an exception."""
+        ...
+
+    async def settle(self) -> None:
+        """Wait (bounded) until the agent side has logged the last call placed."""
+        ...
+
+    def collect(self) -> PathRun:
+        """Everything the calls placed so far measured, joined to the agent's turn log."""
         ...
 
 
@@ -52,20 +77,3 @@ class Unmeasured:
     name: str
     path: CallPath
     reason: str
-
-
-#: The LiveKit room paths: the twilio-ws bridge into a room, a browser, a SIP participant.
-ROOM_ROUTES: tuple[tuple[str, CallPath], ...] = (
-    ("twilio-ws (bridge)", "twilio-ws"),
-    ("webrtc", "webrtc"),
-    ("sip", "sip"),
-)
-
-
-def room_routes(env: Mapping[str, str]) -> list[Unmeasured]:
-    """The room paths and why they are not measured in this run."""
-    if not env.get("LIVEKIT_URL"):
-        reason = "LIVEKIT_URL not set"
-    else:
-        reason = "LIVEKIT_URL is set, but this build has no runner for the room paths yet"
-    return [Unmeasured(name, path, reason) for name, path in ROOM_ROUTES]

@@ -7,6 +7,7 @@ through pyplot: no global backend state, no display needed, safe to call from an
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -21,6 +22,8 @@ from lab.turnlog import STAGES
 PATH_COLOURS: Final = {
     "source": "#555555",
     "twilio-ws": "#d62728",
+    "twilio-ws (local)": "#d62728",
+    "twilio-ws (bridge)": "#8c2d04",
     "sip": "#ff7f0e",
     "webrtc": "#1f77b4",
 }
@@ -114,35 +117,6 @@ def spectrograms(
     return _save(fig, out)
 
 
-def frame_timing(
-    send_times: Mapping[str, npt.ArrayLike], out: Path, *, frame_ms: float = 20.0
-) -> Path:
-    """Pacer frame timing: lateness against the ideal grid, and inter-frame intervals.
-
-    ``send_times`` maps a label (e.g. "paced", "naive") to the send time in seconds of each
-    frame; the ideal grid starts at the first frame and advances ``frame_ms`` per frame.
-    """
-    fig = Figure(figsize=(9, 6))
-    grid_ax, gap_ax = fig.subplots(2, 1)
-    for label, times in send_times.items():
-        t = np.asarray(times, dtype=np.float64)
-        if len(t) == 0:
-            continue
-        ideal = t[0] + np.arange(len(t)) * frame_ms / 1000.0
-        grid_ax.plot(t - t[0], 1000.0 * (t - ideal), lw=0.8, label=label)
-        if len(t) > 1:
-            gap_ax.plot(t[1:] - t[0], 1000.0 * np.diff(t), ".", ms=2, label=label)
-    grid_ax.set_ylabel("send time − ideal grid (ms)")
-    grid_ax.set_title("Frame send times against a drift-free clock")
-    gap_ax.axhline(frame_ms, color="k", lw=0.6, ls=":")
-    gap_ax.set_ylabel("interval between frames (ms)")
-    gap_ax.set_xlabel("seconds since first frame")
-    for ax in (grid_ax, gap_ax):
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper right")
-    return _save(fig, out)
-
-
 def bandwidth_bars(
     figures: Mapping[str, Mapping[str, float]], out: Path, *, method: str, reference_hz: float
 ) -> Path:
@@ -205,4 +179,90 @@ def call_timeline(
         wave_ax.legend(loc="upper right", fontsize="small")
     if title:
         fig.suptitle(title)
+    return _save(fig, out)
+
+
+@dataclass(frozen=True)
+class ReplySeries:
+    """One reply of one pacer arm: when its audio arrived and what was heard."""
+
+    #: (arrival s, seconds of audio) per message or packet or frame
+    arrivals: Sequence[tuple[float, float]]
+    audio: npt.ArrayLike
+    rate: int
+
+
+def pacer_ab(
+    series: Mapping[str, Mapping[str, ReplySeries]],
+    out: Path,
+    *,
+    title: str = "Pacer A/B per path: one reply, as it arrived and as it was heard",
+) -> Path:
+    """Per path (columns), each arm: top, seconds of reply audio received against seconds since
+    its first audio — the dotted line is real time: above it the sender bursts ahead, on it
+    something paces; bottom, the heard reply's level per 10 ms, arms offset (holes are gaps).
+    """
+    paths = list(series)
+    fig = Figure(figsize=(3.6 * max(len(paths), 1), 6.4))
+    axes = fig.subplots(2, max(len(paths), 1), squeeze=False)
+    styles = {"paced": "-", "unpaced": "--"}
+    for col, path in enumerate(paths):
+        top, bottom = axes[0, col], axes[1, col]
+        longest = 0.0
+        for i, (arm, reply) in enumerate(series[path].items()):
+            if reply.arrivals:
+                t = np.array([a for a, _ in reply.arrivals], dtype=np.float64)
+                received = np.cumsum([d for _, d in reply.arrivals])
+                top.step(t - t[0], received, where="post", ls=styles.get(arm, "-"), label=arm)
+                longest = max(longest, float(t[-1] - t[0]), float(received[-1]))
+            x = as_float(reply.audio)
+            frame = max(reply.rate // 100, 1)
+            n = len(x) // frame
+            if n:
+                power = np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1)
+                level = np.maximum(10 * np.log10(power + 1e-12), -90.0)
+                bottom.plot(np.arange(n) / 100, level - 100 * i, lw=0.6, label=arm)
+        top.plot([0, longest], [0, longest], "k:", lw=0.8)
+        top.set_title(path, fontsize="medium")
+        top.set_xlabel("s since the reply's first audio")
+        bottom.set_xlabel("s into the heard reply")
+        bottom.set_yticks([])
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize="x-small", loc="lower right")
+    axes[0, 0].set_ylabel("s of reply audio received")
+    axes[1, 0].set_ylabel("level per 10 ms (arms offset)")
+    fig.suptitle(title)
+    return _save(fig, out)
+
+
+def sweep(
+    points: Mapping[str, Sequence[tuple[float, float]]],
+    out: Path,
+    *,
+    threshold: float = 5.0,
+) -> Path:
+    """Transport's share of the response latency (%) against the model stage (ms), per path:
+    where the curve crosses the dotted line, transport starts to matter."""
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.add_subplot()
+    for path, xy in points.items():
+        known = sorted(xy)
+        if not known:
+            continue
+        ax.plot(
+            [x for x, _ in known],
+            [y for _, y in known],
+            "o-",
+            label=path,
+            color=PATH_COLOURS.get(path),
+        )
+    ax.axhline(threshold, color="k", lw=0.8, ls=":", label=f"{threshold:g} % (published bound)")
+    ax.set_xscale("log")
+    ax.set_xlabel("model stage, median (ms): turn detected → first model audio")
+    ax.set_ylabel("transport share of latency (%)")
+    ax.set_title("At what model latency does transport start to matter?")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
     return _save(fig, out)

@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import platform
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -40,6 +41,10 @@ class SectionResult:
     markdown: str
     tables: list[Table] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
+    #: Sentences for the terminal after the tables (what a table's reading column says).
+    notes: list[str] = field(default_factory=list)
+    #: Wall time the section took (set by :func:`run_sections`).
+    duration_s: float | None = None
 
 
 class Section(Protocol):
@@ -73,13 +78,21 @@ def environment(command: str) -> dict[str, Any]:
 
 def run_sections(sections: Sequence[Section], ctx: LabContext) -> list[SectionResult]:
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    return [section.run(ctx) for section in sections]
+    results = []
+    for section in sections:
+        started = time.monotonic()
+        result = section.run(ctx)
+        result.duration_s = round(time.monotonic() - started, 1)
+        results.append(result)
+    return results
 
 
 def write_json(results: Sequence[SectionResult], env: dict[str, Any], out: Path) -> Path:
     doc = {
         "environment": env,
-        "sections": {r.key: {"title": r.title, **r.data} for r in results},
+        "sections": {
+            r.key: {"title": r.title, "duration_s": r.duration_s, **r.data} for r in results
+        },
         "figures": {r.key: [f.name for f in r.figures] for r in results},
     }
     out.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -94,11 +107,14 @@ def write_markdown(results: Sequence[SectionResult], env: dict[str, Any], out: P
         f"- date: {env['date']}",
         f"- machine: {env['host']} ({env['platform']}, {env['cpus']} CPUs, Python {env['python']})",
         f"- command: `{env['command']}`",
+        *([f"- duration: {env['duration_s']:.0f} s"] if "duration_s" in env else []),
         f"- packages: {packages}",
         "",
     ]
     for r in results:
-        lines += [f"## {r.title}", "", r.markdown.rstrip(), ""]
+        lines += [f"## {r.title}", ""]
+        lines += [] if r.duration_s is None else [f"_Run time: {r.duration_s:.0f} s._", ""]
+        lines += [r.markdown.rstrip(), ""]
         links = [(f.stem, f.relative_to(out.parent).as_posix()) for f in r.figures]
         # a section may place a figure beside its method; the rest follow its text
         lines += [f"![{stem}]({link})\n" for stem, link in links if f"]({link})" not in r.markdown]

@@ -19,28 +19,27 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
+from lab.services import (
+    SIDECAR_START_S,
+    WORKER_START_S,
+    product_env,
+    sidecar_service,
+    worker_service,
+)
 from sip.browser_token import join_token
-from trunkline.child import trunkline_command
 from trunkline.config import DEFAULT_AGENT_NAME, LiveKitCredentials
 from trunkline.stack import LocalStack, StackOptions, StackUnavailable
-from trunkline.stack.binaries import ROOT
 from trunkline.stack.ports import STANDARD, free_ports
-from trunkline.stack.probes import http_ok
 from trunkline.stack.service import Service, ServiceFailed
 from trunkline.stack.stack import host_address
 
 logger = logging.getLogger("trunkline.stack")
-
-#: what the worker prints once LiveKit has accepted its registration
-WORKER_REGISTERED = "registered worker"
-WORKER_START_S = 90.0
-SIDECAR_START_S = 60.0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -90,39 +89,6 @@ class Endpoints:
     room: str
 
 
-def _product_env(stack: LocalStack, agent_name: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
-    env.update(stack.env)
-    env["AGENT_NAME"] = agent_name
-    return env
-
-
-def _worker(env: Mapping[str, str], run: Path) -> Service:
-    log = run / "worker.log"
-    return Service(
-        "worker",
-        [sys.executable, str(ROOT / "agent.py"), "dev"],
-        log,
-        lambda: log.exists() and WORKER_REGISTERED in log.read_text(errors="replace"),
-        env=env,
-    )
-
-
-def _sidecar(host: str, port: int, env: Mapping[str, str], run: Path) -> Service:
-    """``trunkline serve`` in bridge mode on every address: the stack's own for Twilio-like
-    callers, and loopback, where a browser on this machine may use the microphone over plain
-    http (``http://localhost`` is a secure context; ``http://<address>`` is not)."""
-    return Service(
-        "sidecar",
-        trunkline_command(
-            "serve", "--host", "0.0.0.0", "--port", str(port), "--env-file", os.devnull
-        ),
-        run / "sidecar.log",
-        lambda: http_ok(f"http://{host}:{port}/healthz"),
-        env=env,
-    )
-
-
 @contextlib.contextmanager
 def running(args: argparse.Namespace) -> Iterator[tuple[Endpoints, list[Service]]]:
     """The whole stack up; everything stopped again (in reverse) when the block exits."""
@@ -140,13 +106,13 @@ def running(args: argparse.Namespace) -> Iterator[tuple[Endpoints, list[Service]
     services: list[Service] = []
     stack.start()
     try:
-        env = _product_env(stack, args.agent_name)
+        env = product_env(stack.env, args.agent_name)
         if not args.no_worker:
-            services.append(_worker(env, run))
+            services.append(worker_service(env, run))
             services[-1].start(WORKER_START_S)
         sidecar_url = None
         if not args.no_sidecar:
-            services.append(_sidecar(host, args.sidecar_port, env, run))
+            services.append(sidecar_service(host, args.sidecar_port, env, run, bind="0.0.0.0"))
             services[-1].start(SIDECAR_START_S)
             sidecar_url = f"http://{host}:{args.sidecar_port}"
         room = f"stack-{int(time.time())}"

@@ -15,7 +15,6 @@ from rich.console import Console
 from rich.table import Table
 
 from lab.codec_table import ChainRow
-from lab.heard import HeardFigures
 from lab.latency import PathComparison, PathSummary
 from lab.turnlog import STAGES
 
@@ -143,41 +142,6 @@ def comparison_cells(comparisons: Sequence[PathComparison]) -> Cells:
 
 def gaps_cell(count: int, ms: float) -> str:
     return f"{count} ({ms:,.0f} ms)"
-
-
-def barge_in_cell(clear_ms: float | None, cutoff_ms: float | None) -> str:
-    return "—" if clear_ms is None and cutoff_ms is None else f"{fmt(clear_ms)} / {fmt(cutoff_ms)}"
-
-
-def heard_cells(rows: Sequence[tuple[str, HeardFigures]]) -> Cells:
-    """What the caller heard per path (or per arm of an A/B)."""
-    return Cells(
-        headers=[
-            "path",
-            "replies",
-            "heard s",
-            "BW99 Welch",
-            "BW99 FFT-bin",
-            "gaps heard",
-            "playout underruns",
-            "clicks/min (× clean)",
-            "barge-in clear / cut-off ms",
-        ],
-        rows=[
-            [
-                name,
-                str(h.turns),
-                f"{h.heard_s:.1f}",
-                fmt(h.bandwidth_welch_hz) + " Hz",
-                fmt(h.bandwidth_fft_bin_hz, ",.2f") + " Hz",
-                gaps_cell(h.gaps, h.gap_ms),
-                str(h.receiver_gaps),
-                clicks_cell(h.clicks_per_min, h.clicks_ratio),
-                barge_in_cell(h.barge_in_clear_ms, h.barge_in_cutoff_ms),
-            ]
-            for name, h in rows
-        ],
-    )
 
 
 def table_console() -> Console:

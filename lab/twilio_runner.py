@@ -1,98 +1,125 @@
-"""The twilio-ws path in local mode: ``trunkline serve`` in a child process, simulated callers.
+"""The twilio-ws path: the simulated Twilio caller against ``trunkline serve``, local or bridged.
 
-The same machinery as ``make demo`` (:mod:`trunkline.demo`): the real sidecar on the embedded
-default (agent in-process, the local Realtime simulator as the model) and the simulated Twilio
-caller speaking the real Media Streams protocol over loopback. The sidecar is told the lab's
-script, seed and pacer setting; the calls are placed one after another, so one call's load
-never colours another's latency.
+The same machinery as ``make demo`` (:mod:`trunkline.demo`): the real sidecar and the
+simulated Twilio caller speaking the real Media Streams protocol over loopback. In **local
+mode** the agent runs inside the sidecar (its pacer on or off: ``trunkline serve --pacer``);
+in **bridge mode** the sidecar puts each call in a LiveKit room where the arm's worker
+answers. Either way :class:`TwilioRunner` places the calls one at a time and joins the
+caller's halves of each turn to the agent's turn log.
+
+The caller's halves say when its speech ended and when the reply's first media message
+arrived (``caller_first_audio``: transport ends there, before the caller's playout buffer,
+on every path alike); the local sidecar's own stamp from Twilio's mark echo — when the
+playout started — is the playout stage instead (:attr:`lab.heard.HeardTurn.playout_s`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
 
+from lab.call_windows import CallWindow, agent_records, agent_settled, model_heard
+from lab.chains import Receiver
+from lab.dispatch import Dispatcher, Watch, named
 from lab.heard import HeardTurn, trim_silence
 from lab.live_plan import LivePlan
 from lab.path_runner import PathRun
 from lab.paths import CallPath
-from lab.turnlog import TurnLogWriter, merge_turns, read_turnlogs
-from sip.caller.analysis import turn_records
+from lab.turnlog import TurnRecord, merge_turns
+from sip.bridge.contract import room_name
 from sip.caller.call import FRAME_S
 from sip.caller.results import CallResult
 from sip.caller.runner import place_call
 from sip.twilio.protocol import FRAME_BYTES, SAMPLE_RATE
-from trunkline.child import embedded_sidecar, free_port, wait_ready
 
 #: How long a freshly started sidecar may take to answer /healthz (imports, model start-up).
 READY_TIMEOUT_S = 120.0
 
 
-@dataclass(frozen=True)
-class TwilioWsRunner:
+def caller_halves(result: CallResult, path: CallPath) -> list[TurnRecord]:
+    """What the caller knows of each turn: its speech end, the reply's first media message."""
+    records = []
+    for t in result.turns:
+        latency = None if t.latency_ms is None else round(t.latency_ms / 1000, 4)
+        records.append(
+            TurnRecord(
+                call_id=result.call_sid,
+                path=path,
+                turn=t.turn,
+                caller_speech_end=t.speech_end,
+                caller_first_audio=t.first_audio_received if latency is not None else None,
+                latency_s=latency,
+                source="caller",
+            )
+        )
+    return records
+
+
+@dataclass
+class TwilioRunner:
+    """An arm's twilio-ws calls against one sidecar (:class:`lab.path_runner.CallRunner`)."""
+
+    url: str
+    plan: LivePlan
+    #: the local sidecar's turn log, or in bridge mode the arm's worker's
+    agent_log: Path
+    #: the simulator's recordings of what it heard
+    model_recordings: Path
     name: str = "twilio-ws"
-    #: ``trunkline serve --pacer on|off``.
-    pacer: bool = True
     path: CallPath = "twilio-ws"
+    #: ``ulaw`` in local mode; ``opus-ulaw`` through the bridge (the room's Opus, then μ-law)
+    receiver: Receiver = "ulaw"
+    #: through the bridge: re-dispatches the arm's agent when LiveKit found no worker free
+    dispatcher: Dispatcher | None = None
+    placed: list[tuple[CallWindow, CallResult, int]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
-    def run(self, plan: LivePlan, workdir: Path, on_call: Callable[[int], None]) -> PathRun:
-        with self.serving(plan, workdir) as url:
-            results, problems = asyncio.run(self.place_calls(url, plan, on_call))
-        return self.collect(results, problems, workdir)
-
-    @contextlib.contextmanager
-    def serving(self, plan: LivePlan, workdir: Path) -> Iterator[str]:
-        """A sidecar for this runner, its script, log and turn log under ``workdir``."""
-        workdir.mkdir(parents=True, exist_ok=True)
-        script = workdir / "script.json"
-        script.write_text(plan.script_json(), encoding="utf-8")
-        (workdir / "turns.jsonl").unlink(missing_ok=True)
-        extra = [*plan.serve_args(script), "--pacer", "on" if self.pacer else "off"]
-        with embedded_sidecar(
-            free_port(), workdir / "turns.jsonl", workdir / "sidecar.log", extra
-        ) as url:
-            yield url
-
-    async def place_calls(
-        self, url: str, plan: LivePlan, on_call: Callable[[int], None]
-    ) -> tuple[list[CallResult], list[str]]:
-        """Every call of the plan in turn; a call that fails is a problem, not the end."""
+    async def place(self, call: int) -> None:
+        options = self.plan.caller_options(self.url, call)
+        started = time.time()
+        watch = Watch(self.dispatcher, named(room_name(options.call_sid)))
         try:
-            await wait_ready(url, READY_TIMEOUT_S)
-        except TimeoutError as exc:
-            return [], [f"{exc}; see its sidecar.log"]
-        results: list[CallResult] = []
-        problems: list[str] = []
-        for i in range(plan.calls):
-            try:
-                results.append(await place_call(plan.caller_options(url, i)))
-            except (OSError, aiohttp.ClientError, RuntimeError) as exc:
-                problems.append(f"{self.name} call {i + 1} failed: {exc}")
-            on_call(i)
-        return results, problems
+            async with watch:
+                result = await place_call(options)
+        except (OSError, aiohttp.ClientError, RuntimeError) as exc:
+            self.problems.append(f"{self.name} call {call + 1} failed: {exc!r}")
+            return
+        window = CallWindow(result.call_sid, started, time.time())
+        self.placed.append((window, result, watch.redispatched))
 
-    def collect(self, results: list[CallResult], problems: list[str], workdir: Path) -> PathRun:
-        """Add the callers' halves to the sidecar's turn log, merge, and cut out the replies."""
-        turn_log = workdir / "turns.jsonl"
-        with TurnLogWriter(turn_log) as writer:
-            for result in results:
-                for record in turn_records(result, self.path):
-                    writer.write(record)
-        log = read_turnlogs([turn_log])
-        merged = merge_turns(log.records)
+    async def settle(self) -> None:
+        if self.placed:
+            window, result, _ = self.placed[-1]
+            await agent_settled(self.agent_log, window, self.path, len(result.turns))
+
+    def collect(self) -> PathRun:
+        windows = [w for w, _, _ in self.placed]
+        agent, problems = agent_records(self.agent_log, windows, self.path)
+        # transport ends where the caller received the first audio (see the module's note)
+        agent = [replace(r, caller_first_audio=None) for r in agent]
+        upstream, connections = model_heard(self.model_recordings, windows)
+        caller = [r for _, result, _ in self.placed for r in caller_halves(result, self.path)]
+        merged = merge_turns([*agent, *caller])
         return PathRun(
             name=self.name,
             path=self.path,
+            receiver=self.receiver,
             records=merged.records,
-            heard=[turn for result in results for turn in heard_turns(result)],
-            calls=[call_summary(result) for result in results],
-            problems=[*problems, *(str(p) for p in [*log.problems, *merged.problems])],
+            heard=[turn for _, result, _ in self.placed for turn in heard_turns(result)],
+            upstream=upstream,
+            calls=[
+                {
+                    **call_summary(result),
+                    "model_connections": connections.get(w.call_id, []),
+                    "redispatched": again,
+                }
+                for w, result, again in self.placed
+            ],
+            problems=[*self.problems, *problems, *(str(p) for p in merged.problems)],
         )
 
 
@@ -124,6 +151,11 @@ def heard_turns(result: CallResult) -> list[HeardTurn]:
                 ),
                 barge_in_clear_ms=t.barge_in.clear_after_ms if t.barge_in else None,
                 barge_in_cutoff_ms=t.barge_in.cutoff_ms if t.barge_in else None,
+                playout_s=(
+                    None
+                    if t.first_audio_received is None
+                    else t.first_audio_heard - t.first_audio_received
+                ),
             )
         )
     return turns

@@ -44,7 +44,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "token": Command("sip.browser_token", "print a browser join token that dispatches the agent"),
     "lab": Command(
-        "trunkline.lab_command", "measure audio quality per caller path: table, report, plots"
+        "lab.lab_command", "measure every caller path on the real stack: tables, REPORT.md, plots"
     ),
     "report": Command(
         "trunkline.report_command", "per-path latency report from turn logs (JSON lines)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .script import DEFAULT_SCRIPT, Script, ScriptError
 from .timing import Chunking, ThinkTime, ThinkTimeError
@@ -27,6 +28,15 @@ class SimOptions:
     script: Script = DEFAULT_SCRIPT
     #: a connection whose unsent events exceed this many bytes is closed (slow reader)
     max_queued_bytes: int = 16 * 1024 * 1024
+    #: this many consecutive connections share one seeded stream (the n-th draws from stream
+    #: n // N): N callers on different paths, one after another, meet the same model behaviour
+    sessions_per_draw: int = 1
+    #: write each caller turn the simulator committed here as a WAV file (what the model heard)
+    record_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.sessions_per_draw < 1:
+            raise ValueError("sessions_per_draw must be at least 1")
 
 
 def _think(text: str) -> ThinkTime:
@@ -53,8 +63,19 @@ def _script(path: str) -> Script:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
-    """Declare ``--{prefix}think-ms``, ``--{prefix}chunking``, ``--{prefix}script``, ``--seed``."""
+    """Declare ``--{prefix}think-ms``, ``--{prefix}chunking``, ``--{prefix}script``,
+    ``--{prefix}sessions-per-draw``, ``--{prefix}record`` and ``--seed``."""
     parser.add_argument(
         f"--{prefix}think-ms",
         dest="sim_think",
@@ -89,6 +110,24 @@ def add_arguments(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
         "(format: agent/sim/script.py)",
     )
     parser.add_argument(
+        f"--{prefix}sessions-per-draw",
+        dest="sim_sessions_per_draw",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="N consecutive connections get the same seeded timing draws (for comparing N "
+        "caller paths on identical model behaviour; default: 1, every connection its own)",
+    )
+    parser.add_argument(
+        f"--{prefix}record",
+        dest="sim_record",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write every caller turn the simulator heard to DIR as a 24 kHz WAV "
+        "(<epoch ms>-c<connection>-t<turn>.wav; default: none)",
+    )
+    parser.add_argument(
         "--seed",
         dest="seed",
         type=int,
@@ -99,5 +138,10 @@ def add_arguments(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
 
 def from_args(args: argparse.Namespace) -> SimOptions:
     return SimOptions(
-        think=args.sim_think, chunking=args.sim_chunking, seed=args.seed, script=args.sim_script
+        think=args.sim_think,
+        chunking=args.sim_chunking,
+        seed=args.seed,
+        script=args.sim_script,
+        sessions_per_draw=args.sim_sessions_per_draw,
+        record_dir=args.sim_record,
     )

@@ -47,6 +47,7 @@ from .protocol import (
     parse_client_event,
     server_error_event,
 )
+from .recorder import record_turn
 from .response import ReplyPlan, Response, ResponseContext
 from .script import ToolCall
 from .timing import Clock
@@ -78,8 +79,10 @@ class SimSession:
         clock: Clock,
     ) -> None:
         self.options = options
+        self.ordinal = ordinal
         self._emit = emit
-        self._rng = np.random.default_rng([options.seed, ordinal])
+        # connections that share a draw (``sessions_per_draw``) replay one seeded stream
+        self._rng = np.random.default_rng([options.seed, ordinal // options.sessions_per_draw])
         self.config = config.default_session(model)
         self.settings = config.settings(self.config, None)
         self.conversation = Conversation()
@@ -248,6 +251,8 @@ class SimSession:
 
     def _commit(self, item_id: str, pcm: bytes) -> None:
         self.stats["turns"] += 1
+        if self.options.record_dir is not None:
+            record_turn(self.options.record_dir, self.ordinal, self.stats["turns"], pcm)
         part: dict[str, Any] = {"type": "input_audio", "transcript": None}
         item = Item(
             data={

@@ -148,6 +148,15 @@ def test_a_job_needs_openai_or_the_worker_s_simulator() -> None:
     assert JobSettings.from_env({"OPENAI_API_KEY": "sk-test"}).turn_log is None
 
 
+def test_the_pacer_is_on_unless_turned_off_for_measurement() -> None:
+    model = {"OPENAI_API_KEY": "sk-test"}
+    assert JobSettings.from_env(model).pacer
+    assert JobSettings.from_env({**model, "TRUNKLINE_PACER": "on"}).pacer
+    assert not JobSettings.from_env({**model, "TRUNKLINE_PACER": "OFF"}).pacer
+    with pytest.raises(ConfigError, match="TRUNKLINE_PACER='maybe' must be on or off"):
+        JobSettings.from_env({**model, "TRUNKLINE_PACER": "maybe"})
+
+
 def test_sip_transfer_targets_are_uris() -> None:
     assert sip_transfer_target("+15551234567") == "tel:+15551234567"
     assert sip_transfer_target("tel:+15551234567") == "tel:+15551234567"

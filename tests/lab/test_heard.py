@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lab.chains import ChainOutput, run_chain
-from lab.heard import HeardTurn, heard_figures, trim_silence
+from lab.heard import HeardTurn, heard_figures, squelch, trim_quiet, trim_silence
 from lab.pcm import FloatArray, Int16Array, to_int16
 
 RATE = 8000
@@ -35,7 +35,8 @@ def test_trim_silence_keeps_first_to_last_sound() -> None:
 
 def test_a_flawless_path_has_no_gaps_and_the_clean_click_rate(reference: ChainOutput) -> None:
     h = heard_figures([turn(reference.pcm), turn(reference.pcm, 2)], lambda _t: reference)
-    assert h.turns == 2 and h.heard_s == pytest.approx(2 * len(reference.pcm) / RATE)
+    loud = trim_quiet(reference.pcm, RATE)
+    assert h.turns == 2 and h.heard_s == pytest.approx(2 * len(loud) / RATE)
     assert h.gaps == 0 and h.gap_ms == 0 and h.receiver_gaps == 0
     assert h.clicks_ratio == pytest.approx(1.0)
     assert h.bandwidth_welch_hz is not None and 3000 < h.bandwidth_welch_hz < 4000
@@ -82,3 +83,16 @@ def test_a_rate_other_than_the_chains_is_refused(reference: ChainOutput) -> None
     wrong = HeardTurn(call_id="CA1", turn=1, rate=48000, audio=reference.pcm)
     with pytest.raises(ValueError, match="48000 Hz"):
         heard_figures([wrong], lambda _t: reference)
+
+
+def test_quiet_blocks_are_silence_and_a_reply_is_cut_to_its_loud_part() -> None:
+    rate = 8000  # 5 ms blocks of 40 samples
+    noise = np.full(40, 8, np.int16)  # what a codec leaves of silence, or a bridge's hangover
+    loud = np.full(40, 2000, np.int16)
+    pcm = np.concatenate([noise, loud, noise, loud, noise, noise[:7]])
+    squelched = squelch(pcm, rate)
+    assert len(squelched) == len(pcm)
+    assert not squelched[:40].any() and not squelched[-47:].any()  # the short last block too
+    assert squelched[40:80].all() and not squelched[80:120].any()
+    assert np.array_equal(trim_quiet(pcm, rate), pcm[40:160])  # the inside is kept as it was
+    assert len(trim_quiet(np.concatenate([noise, noise]), rate)) == 0

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.sim import cli as sim_cli
 from agent.sim.script import Script
 from agent.sim.timing import Chunking
-from lab.live_plan import GREETING, REPLY, LivePlan, clean_audio, path_reference
-from sip.sidecar import serve
+from lab.live_plan import GREETING, REPLY, SHORT_REPLY, LivePlan, clean_audio
 
 
 def test_the_barge_in_is_the_next_to_last_turn() -> None:
@@ -32,20 +32,22 @@ def test_a_plan_needs_a_call_and_a_turn() -> None:
         LivePlan(turns=0)
 
 
-def test_the_sidecar_accepts_the_plans_flags(tmp_path: Path) -> None:
-    """The flags are parsed by ``trunkline serve``'s own parser, so they cannot drift apart."""
+def test_the_simulator_accepts_the_plans_flags(tmp_path: Path) -> None:
+    """The flags are parsed by ``trunkline sim``'s own parser, so they cannot drift apart."""
     plan = LivePlan(seed=7, think="300", chunking="steady")
     script = tmp_path / "script.json"
     script.write_text(plan.script_json())
     parser = argparse.ArgumentParser()
-    serve.configure(parser)
-    args = parser.parse_args([*plan.serve_args(script), "--pacer", "off"])
+    sim_cli.configure(parser)
+    args = parser.parse_args([*plan.sim_args(script), "--sessions-per-draw", "4"])
     assert args.seed == 7 and args.sim_chunking is Chunking.STEADY
-    assert str(args.sim_think) == "300" and args.pacer == "off"
+    assert str(args.sim_think) == "300" and args.sim_sessions_per_draw == 4
     loaded: Script = args.sim_script
     assert loaded.reply(0).say == GREETING
     assert {loaded.reply(n).say for n in range(1, 6)} == {REPLY}
     assert json.loads(plan.script_json())["turns"] == []
+    short = json.loads(LivePlan(reply=SHORT_REPLY).script_json())
+    assert short["fallback"] == SHORT_REPLY
 
 
 def test_callers_differ_only_in_their_line_noise_seed() -> None:
@@ -61,6 +63,15 @@ def test_clean_references() -> None:
     greeting, reply = clean_audio(0), clean_audio(1)
     assert clean_audio(3) is reply and not np.array_equal(greeting[: len(reply)], reply)
     assert 4.0 < len(reply) / 24000 < 6.0
-    ref = path_reference("twilio-ws")
-    assert ref(2).rate == 8000 and ref(2) is ref(1) and len(ref(0).pcm) < len(ref(1).pcm)
-    assert path_reference("webrtc")(1).rate == 48000
+
+
+def test_the_caller_script_speaks_the_twilio_caller_s_clips_at_the_line_s_rate() -> None:
+    plan = LivePlan(turns=3)
+    sip, web = plan.caller_script(8000), plan.caller_script(48000)
+    assert (sip.clip_rate, web.clip_rate) == (8000, 48000)
+    assert sip.turns == 3 and sip.barge_in_turns == {2} and sip.linger_s == plan.linger_s
+    twilio_frames = plan.caller_options("http://x", 0).speech
+    for clip, frames, wide in zip(sip.clips, twilio_frames, web.clips, strict=True):
+        # the same trimmed speech: 20 ms frames at 8 kHz, six times the samples at 48 kHz
+        assert len(frames) == -(-len(clip) // 160)
+        assert abs(len(wide) - 6 * len(clip)) <= 6

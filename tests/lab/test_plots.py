@@ -38,12 +38,23 @@ def test_spectrograms_of_paths_at_different_rates(tmp_path: Path) -> None:
     check_png(plots.spectrograms(signals, tmp_path / "s.png", title="t"))
 
 
-def test_frame_timing_of_paced_and_bursty_sends(tmp_path: Path) -> None:
-    paced = np.arange(100) * 0.02
-    bursty = np.repeat(np.arange(10) * 0.2, 10)
-    check_png(
-        plots.frame_timing({"paced": paced, "naive": bursty, "empty": []}, tmp_path / "f.png")
-    )
+def test_pacer_ab_of_a_paced_and_a_bursty_reply(tmp_path: Path) -> None:
+    paced = [(0.02 * i, 0.02) for i in range(100)]
+    bursty = [(0.2 * i, 0.2) for i in range(10)]
+    audio = (np.sin(np.arange(16000) / 5) * 8000).astype(np.int16)
+    series = {
+        "twilio-ws (local)": {
+            "paced": plots.ReplySeries(paced, audio, 8000),
+            "unpaced": plots.ReplySeries(bursty, audio, 8000),
+        },
+        "webrtc": {"paced": plots.ReplySeries([], np.zeros(0, np.int16), 48000)},
+    }
+    check_png(plots.pacer_ab(series, tmp_path / "ab.png"))
+
+
+def test_sweep_of_transport_share(tmp_path: Path) -> None:
+    points = {"sip": [(250.0, 12.0), (900.0, 6.0), (2000.0, 3.0)], "webrtc": []}
+    check_png(plots.sweep(points, tmp_path / "sweep.png"))
 
 
 def test_bandwidth_bars(tmp_path: Path) -> None:

@@ -41,6 +41,12 @@ class Service:
     def start(self, timeout_s: float = 30.0) -> None:
         """Start and wait until ready. Call it from a long-lived thread (the main one): the
         server is killed when the thread that started it ends (see :func:`_orphan_proof`)."""
+        self.launch()
+        self.wait_ready(timeout_s)
+
+    def launch(self) -> None:
+        """Start the process without waiting: several services then start side by side, each
+        awaited with :meth:`wait_ready` (the same thread rule as :meth:`start` applies)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -53,6 +59,12 @@ class Service:
                 # which then stops the servers in order, instead of all of them at once
                 start_new_session=True,
             )
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Until the launched process answers ``ready``; stopped and :class:`ServiceFailed`
+        if it exits first or takes longer than ``timeout_s``."""
+        if self.process is None:
+            raise ServiceFailed(f"{self.name} was never launched")
         deadline = time.monotonic() + timeout_s
         while True:
             code = self.process.poll()

@@ -36,6 +36,12 @@ def test_flags_set_every_option(tmp_path: Path) -> None:
     assert options.seed == 7
     assert options.script.greeting == "Yo."
     assert options.script.turns == DEFAULT_SCRIPT.turns
+    assert (options.sessions_per_draw, options.record_dir) == (1, None)
+    more = parser("sim-").parse_args(
+        ["--sim-sessions-per-draw", "3", "--sim-record", str(tmp_path / "heard")]
+    )
+    assert from_args(more).sessions_per_draw == 3
+    assert from_args(more).record_dir == tmp_path / "heard"
 
 
 def test_prefixed_flags_for_serve() -> None:
@@ -46,7 +52,13 @@ def test_prefixed_flags_for_serve() -> None:
 
 
 def test_bad_values_are_argument_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["--think-ms", "soon"], ["--chunking", "smooth"], ["--script", "/nope.json"]):
+    bad = (
+        ["--think-ms", "soon"],
+        ["--chunking", "smooth"],
+        ["--script", "/nope.json"],
+        ["--sessions-per-draw", "0"],
+    )
+    for argv in bad:
         with pytest.raises(SystemExit):
             argparse_parser = argparse.ArgumentParser()
             add_arguments(argparse_parser)
@@ -55,3 +67,4 @@ def test_bad_values_are_argument_errors(tmp_path: Path, capsys: pytest.CaptureFi
     assert "unknown think-time spec 'soon'" in err
     assert "invalid choice: 'smooth'" in err
     assert "cannot read script /nope.json" in err
+    assert "must be at least 1, got 0" in err

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
+import wave
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -460,6 +463,48 @@ async def test_sessions_draw_their_own_seeded_timing(http: aiohttp.ClientSession
     async with run_simulator(bursty) as sim:
         again = await chunk_sizes(await connect(http, sim))
     assert again == first  # and the same seed replays the same cuts
+
+
+async def test_sessions_per_draw_lets_consecutive_connections_replay_one_stream(
+    http: aiohttp.ClientSession,
+) -> None:
+    shared = replace(OPTIONS, chunking=Chunking.BURSTY, seed=11, sessions_per_draw=2)
+
+    async def chunk_sizes(client: Client) -> list[int]:
+        await client.send("response.create")
+        sizes = []
+        while (event := await client.recv())["type"] != "response.done":
+            if event["type"] == "response.output_audio.delta":
+                sizes.append(len(base64.b64decode(event["delta"])) // 2)
+        return sizes
+
+    async with run_simulator(shared) as sim:
+        first, second, third = [await chunk_sizes(await connect(http, sim)) for _ in range(3)]
+    assert first == second  # connections 0 and 1 draw from stream 0 ...
+    assert third != first  # ... connection 2 from stream 1
+    async with run_simulator(replace(shared, sessions_per_draw=1)) as sim:
+        await connect(http, sim)
+        one_each = await chunk_sizes(await connect(http, sim))
+    assert one_each != first  # by default connection 1 has a stream of its own
+
+
+async def test_recording_writes_each_committed_caller_turn(
+    http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    async with run_simulator(replace(OPTIONS, record_dir=tmp_path / "heard")) as sim:
+        await connect(http, sim)  # connection 0 says nothing
+        client = await connect(http, sim)
+        clip = speech_clip()
+        await client.append(np.concatenate([np.zeros(RATE), clip, np.zeros(RATE)]))
+        committed = await client.expect("input_audio_buffer.committed")
+        (live,) = [s for s in sim.simulator.sessions if s.ordinal == 1]
+        item = live.conversation.get(committed["item_id"])
+    (wav,) = (tmp_path / "heard").iterdir()
+    assert re.fullmatch(r"\d{13}-c1-t1\.wav", wav.name)
+    with wave.open(str(wav)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2)
+        recorded = w.readframes(w.getnframes())
+    assert item is not None and recorded == bytes(item.audio or b"")
 
 
 async def test_shutdown_closes_live_connections(http: aiohttp.ClientSession) -> None:
