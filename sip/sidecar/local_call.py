@@ -210,6 +210,7 @@ class LocalAgentCall:
                 logger.warning("call %s: the session is still starting", self.info.call_id)
             except Exception:  # the start's own failure was reported where it was awaited
                 pass
+        await self.agent.end()
         self.stall_watch.close()
         if self.session is not None:
             await self.session.aclose()

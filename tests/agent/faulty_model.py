@@ -43,6 +43,8 @@ class FaultyModel:
     fault: Fault = Fault.NONE
     after_deltas: int = 5
     """Audio deltas of the first reply passed on before the fault."""
+    connect_delay_s: float = 0.0
+    """How long each connection waits before the upgrade is answered (a slow model)."""
     url: str = ""
     #: wall-clock time (``time.time()``, as log records have it) the fault happened
     faulted_at: float | None = None
@@ -56,6 +58,7 @@ class FaultyModel:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.connections += 1
+        await asyncio.sleep(self.connect_delay_s)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         if self.fault is Fault.REFUSE:
@@ -64,17 +67,19 @@ class FaultyModel:
             return ws
         upstream_url = self.target.replace("http", "ws", 1) + request.path_qs[len("/v1") :]
         headers = {"Authorization": request.headers.get("Authorization", "")}
-        async with (
-            aiohttp.ClientSession() as http,
-            http.ws_connect(upstream_url, headers=headers) as upstream,
-        ):
-            up = asyncio.create_task(self._client_to_model(ws, upstream))
-            try:
-                await self._model_to_client(upstream, ws, request)
-            finally:
-                up.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await up
+        # the client may be gone at any point (that is what the tests do to it)
+        with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(upstream_url, headers=headers) as upstream,
+            ):
+                up = asyncio.create_task(self._client_to_model(ws, upstream))
+                try:
+                    await self._model_to_client(upstream, ws, request)
+                finally:
+                    up.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await up
         return ws
 
     async def _client_to_model(
