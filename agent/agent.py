@@ -52,14 +52,18 @@ class TrunklineAgent(Agent):
         self._hanging_up = False
         self._call_over = asyncio.Event()
 
-    async def end(self) -> None:
-        """The call is over (call before closing the session): tools still waiting on it return,
-        and the hang-up planned after a goodbye is dropped unless it is already under way."""
+    def call_over(self) -> None:
+        """The call is over (say so before closing the session): tools still waiting on it
+        return, and the hang-up planned after a goodbye is dropped unless already under way."""
         self._call_over.set()
         task = self._hangup_task
-        if task is not None and not task.done():
-            if not self._hanging_up:
-                task.cancel()
+        if task is not None and not task.done() and not self._hanging_up:
+            task.cancel()
+
+    async def end(self) -> None:
+        """:meth:`call_over`, and wait until the hang-up task has finished."""
+        self.call_over()
+        if (task := self._hangup_task) is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 

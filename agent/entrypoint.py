@@ -13,6 +13,9 @@ a second agent) the model must hear the caller and nobody else.
 
 A call ends when the caller leaves, when the session closes, or when the agent hangs up; each
 ends the job, and the job's shutdown closes the model and the pacer, so nothing outlives it.
+The job's shutdown closes the session before it runs our shutdown callback, so the agent is told
+the call is over as the shutdown is asked for: a tool waiting on the call must not hold the
+session's close until livekit-agents gives up on it.
 """
 
 from __future__ import annotations
@@ -144,9 +147,13 @@ class RoomCall:
         if participant.identity == self.caller.identity:
             self._subscribe(publication)
 
+    def _shutdown(self, reason: str) -> None:
+        self.agent.call_over()
+        self.ctx.shutdown(reason)
+
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         if participant.identity == self.caller.identity:
-            self.ctx.shutdown("the caller left")
+            self._shutdown("the caller left")
 
     def _on_dtmf(self, ev: rtc.SipDTMF) -> None:
         if ev.participant is None or ev.participant.identity != self.caller.identity:
@@ -159,7 +166,7 @@ class RoomCall:
     def _on_close(self, ev: CloseEvent) -> None:
         # the session no longer takes replies: keypad input from now on has nowhere to go
         self.ctx.room.off("sip_dtmf_received", self._on_dtmf)
-        self.ctx.shutdown(f"the agent session closed ({ev.reason.value})")
+        self._shutdown(f"the agent session closed ({ev.reason.value})")
 
     async def aclose(self) -> None:
         room = self.ctx.room
@@ -167,6 +174,7 @@ class RoomCall:
         room.off("participant_disconnected", self._on_participant_disconnected)
         room.off("sip_dtmf_received", self._on_dtmf)
         self.metrics.close()
+        await self.agent.end()
         await self.actions.aclose()
         if self.pacer is not None:
             await self.pacer.aclose()

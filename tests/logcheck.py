@@ -36,6 +36,9 @@ import pytest
 _RECORDS = pytest.StashKey["_Collector"]()
 
 MARKER = "expect_log"
+#: what LiveKit's native SDK logs at ERROR while the server it was connected to is gone (its
+#: reconnect attempts, data channels closed under it), for tests that take the server away
+LIVEKIT_SERVER_LOST = r"^ERROR livekit: livekit::rtc_(engine|session)"
 #: pytest-asyncio's fixture owning a test's event loop
 RUNNER_FIXTURE = "_function_scoped_runner"
 

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from sip.sidecar.backend import BackendFactory
 from sip.sidecar.media_stream import MediaStreamCall, StreamLimits
+from sip.sidecar.webform import MalformedRequest, call_sid, caller_text, read_form
 from sip.twilio.rest import TwilioCalls
 from sip.twilio.security import (
     SIGNATURE_HEADER,
@@ -90,30 +91,34 @@ def _signature_ok(request: web.Request, state: SidecarState, params: dict[str, s
 
 async def voice_webhook(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    form = await request.post()
-    params = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        params = await read_form(request)
+    except MalformedRequest as exc:
+        logger.warning("rejected POST %s from %s: %s", request.path, request.remote, exc)
+        raise web.HTTPBadRequest(text="expected a UTF-8 form") from None
     if not _signature_ok(request, state, params):
         raise web.HTTPForbidden(text="invalid Twilio signature")
-    call_sid = params.get("CallSid", "")
-    if not call_sid:
+    sid = call_sid(params)
+    if sid is None:
+        logger.warning("rejected POST %s from %s: no usable CallSid", request.path, request.remote)
         raise web.HTTPBadRequest(text="CallSid is required")
     if state.active_calls >= state.settings.limits.max_calls:
-        logger.warning("call %s: refused, %d calls active (limit)", call_sid, state.active_calls)
+        logger.warning("call %s: refused, %d calls active (limit)", sid, state.active_calls)
         return web.Response(text=apology(BUSY_MESSAGE), content_type="text/xml")
     if state.admission is not None:
-        refusal = await state.admission(call_sid)
+        refusal = await state.admission(sid)
         if refusal is not None:
             return web.Response(text=apology(refusal), content_type="text/xml")
     base = urlsplit(_public_base(request, state.settings))
     scheme = "wss" if base.scheme == "https" else "ws"
     stream_url = f"{scheme}://{base.netloc}{base.path.rstrip('/')}{MEDIA_PATH}"
     parameters = {
-        "CallSid": call_sid,
-        "From": params.get("From", ""),
-        "To": params.get("To", ""),
-        STREAM_TOKEN_PARAM: state.tokens.issue(call_sid),
+        "CallSid": sid,
+        "From": caller_text(params.get("From", "")),
+        "To": caller_text(params.get("To", "")),
+        STREAM_TOKEN_PARAM: state.tokens.issue(sid),
     }
-    logger.info("call %s: answering with a media stream to %s", call_sid, stream_url)
+    logger.info("call %s: answering with a media stream to %s", sid, stream_url)
     return web.Response(text=connect_stream(stream_url, parameters), content_type="text/xml")
 
 

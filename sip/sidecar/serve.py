@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from agent.model import ModelSettings
     from agent.sim.options import from_args
     from sip.sidecar.local_call import Pacing
+    from sip.sidecar.webform import REQUEST_LOG
     from sip.twilio.rest import TwilioCalls
     from trunkline.config import ConfigError, load_env, settings_from_env
 
@@ -137,7 +138,9 @@ def run(args: argparse.Namespace) -> int:
         model,
         args.pacer,
     )
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    web.run_app(
+        app, host=args.host, port=args.port, print=None, access_log=None, logger=REQUEST_LOG
+    )
     return 0
 
 
