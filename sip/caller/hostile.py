@@ -97,7 +97,7 @@ def _honest(call_sid: str, token: str, media: int, rng: random.Random) -> list[d
 
 
 _ODD_VALUES: Final[tuple[Any, ...]] = (
-    None, True, -1, 2**64, 1.5, "", "x" * 300, [], {}, [1, "2"], {"a": None}, "\x00\ud7ff",
+    None, True, -1, 2**64, 1.5, "", "x" * 300, [], {}, [1, "2"], {"a": None}, "\x00", "\udcff",
 )  # fmt: skip
 _EVENTS: Final = ("connected", "start", "media", "mark", "dtmf", "stop", "clear", "", "MEDIA")
 

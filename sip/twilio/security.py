@@ -90,9 +90,10 @@ class StreamTokens:
             nonce, expires_text, mac_text = token.split(".")
             expires = int(expires_text)
             mac = base64.urlsafe_b64decode(mac_text + "=" * (-len(mac_text) % 4))
+            # text that is not UTF-8 (lone surrogates, from JSON escapes) was signed by nobody
+            body = f"{nonce}.{expires}.{call_sid}".encode()
         except ValueError as exc:
             raise StreamTokenError("malformed stream token") from exc
-        body = f"{nonce}.{expires}.{call_sid}".encode()
         if not hmac.compare_digest(mac, self._mac(body)):
             raise StreamTokenError("stream token does not match this call")
         now = self.clock()

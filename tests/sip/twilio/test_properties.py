@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from sip.twilio import protocol as p
+from sip.twilio.security import StreamTokenError, StreamTokens
 from sip.twilio.sequencer import MAX_ERRORS, MAX_FILL_MS, StreamSequencer
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+#: text JSON can carry but UTF-8 cannot (lone surrogates, from escapes like "\udcff")
+surrogates = st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1)
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | surrogates
+)
 json_values = st.recursive(
     json_scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
@@ -28,7 +34,7 @@ json_values = st.recursive(
 )
 events = st.sampled_from(["connected", "start", "media", "mark", "dtmf", "stop", "clear"])
 counters = st.integers(min_value=0, max_value=10**6).map(str) | json_scalars
-sids = st.sampled_from(["MZ1", "MZ2"]) | st.text(max_size=300)
+sids = st.sampled_from(["MZ1", "MZ2"]) | st.text(max_size=300) | surrogates
 
 
 @st.composite
@@ -40,6 +46,8 @@ def twilio_shaped(draw: st.DrawFn) -> dict[str, Any]:
         msg["sequenceNumber"] = draw(counters)
     if draw(st.booleans()):
         msg["streamSid"] = draw(sids)
+    if draw(st.booleans()):
+        msg["protocol"] = draw(sids | json_values)
     body: dict[str, Any] = draw(
         st.fixed_dictionaries(
             {},
@@ -82,6 +90,8 @@ frames = st.one_of(
 
 
 @given(frames)
+@example('{"event": "connected", "protocol": "Call\\udcff"}')
+@example('{"event": "connected", "protocol": "Call\udcff"}')
 def test_the_parser_returns_a_message_or_raises_a_protocol_error(frame: str | bytes) -> None:
     try:
         msg = p.parse_inbound(frame)
@@ -89,6 +99,8 @@ def test_the_parser_returns_a_message_or_raises_a_protocol_error(frame: str | by
         assert err.reason
         return
     assert isinstance(msg, p.Connected | p.Start | p.Media | p.Dtmf | p.Mark | p.Stop)
+    # whatever it carries can be logged, signed and named after
+    json.dumps(dataclasses.asdict(msg), default=bytes.hex, ensure_ascii=False).encode("utf-8")
     if isinstance(msg, p.Media):
         assert 0 < len(msg.payload) <= p.MAX_MEDIA_PAYLOAD
 
@@ -178,3 +190,16 @@ def test_the_sequencer_accepts_or_drops_each_message_and_nothing_after_stop(
             assert seq.start is not None and msg.stream_sid == seq.start.stream_sid
     assert seq.stats.dropped == raised
     assert closed == (raised > MAX_ERRORS)
+
+
+#: tokens of the issued shape (nonce.expiry.mac) and of any other
+tokens = st.text(max_size=60) | st.builds(
+    "{}.{}.{}".format, st.text(max_size=12) | surrogates, st.integers(0, 2**40), st.text()
+)
+
+
+@given(token=tokens, call_sid=st.text(max_size=40) | surrogates)
+@example(token="nonce\udcff.1.mac", call_sid="CA1")
+def test_any_stream_token_is_redeemed_or_refused(token: str, call_sid: str) -> None:
+    with contextlib.suppress(StreamTokenError):
+        StreamTokens(b"secret").redeem(token, call_sid)
