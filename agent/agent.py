@@ -2,12 +2,20 @@
 
 It knows the caller's path only through :class:`CallActions` (for hang-up and transfer) and as
 a label; everything else — model, pacing, transport — is set up around it.
+
+Its tools wait on things outside the session (a playout, a REST call, a bridge's answer); when
+the call ends under them, :meth:`TrunklineAgent.end` makes them give up at once. Otherwise the
+session's close waits on a tool that may never return: livekit-agents interrupts the speech, waits
+its interruption timeout, logs an error and cancels the speech arbitrarily — and a tool it
+cancels is logged as failed at ERROR too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from livekit.agents import Agent, RunContext, function_tool
@@ -41,6 +49,39 @@ class TrunklineAgent(Agent):
         super().__init__(instructions=instructions)
         self.actions = actions
         self._hangup_task: asyncio.Task[None] | None = None
+        self._hanging_up = False
+        self._call_over = asyncio.Event()
+
+    def call_over(self) -> None:
+        """The call is over (say so before closing the session): tools still waiting on it
+        return, and the hang-up planned after a goodbye is dropped unless already under way."""
+        self._call_over.set()
+        task = self._hangup_task
+        if task is not None and not task.done() and not self._hanging_up:
+            task.cancel()
+
+    async def end(self) -> None:
+        """:meth:`call_over`, and wait until the hang-up task has finished."""
+        self.call_over()
+        if (task := self._hangup_task) is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _while_the_call_lasts(self, action: Coroutine[Any, Any, None]) -> bool:
+        """Run ``action``; True once it completed, False if the call ended first (it is then
+        cancelled). Its exceptions are raised here."""
+        task = asyncio.ensure_future(action)
+        over = asyncio.ensure_future(self._call_over.wait())
+        try:
+            await asyncio.wait({task, over}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pending in (task, over):
+                pending.cancel()
+            await asyncio.gather(task, over, return_exceptions=True)
+        if task.cancelled():
+            return False
+        task.result()
+        return True
 
     async def on_enter(self) -> None:
         self.session.generate_reply(instructions=GREETING)
@@ -80,15 +121,21 @@ class TrunklineAgent(Agent):
                     await handle.wait_for_playout()
         except TimeoutError:
             logger.warning("call %s: goodbye still playing; hanging up", self.actions.call_id)
-        finally:
-            await self.actions.hang_up("the agent ended the call")
+        self._hanging_up = True
+        await self.actions.hang_up("the agent ended the call")
 
     @function_tool
     async def transfer_call(self, ctx: RunContext[Any], phone_number: str) -> str:
         """Transfer the caller to a person at ``phone_number`` (E.164, e.g. +15551234567)."""
-        try:
+
+        async def transfer() -> None:
             await ctx.wait_for_playout()
             await self.actions.transfer(phone_number)
+
+        try:
+            transferred = await self._while_the_call_lasts(transfer())
         except TransferUnsupported as exc:
             raise ToolError(f"Transfer is not possible on this call: {exc}") from exc
+        if not transferred:
+            return "The call ended before the transfer."
         return f"The caller is being transferred to {phone_number}."

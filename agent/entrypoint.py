@@ -17,6 +17,10 @@ ends the job, and the job's shutdown closes the model and the pacer, so nothing 
 Each call is counted in ``trunkline.metrics`` by path (started, in progress, ended and why), and
 every line the job logs names the call (``call_id``, ``room``, ``path``) through LiveKit's own
 per-job log fields, which its log formatters print.
+
+The job's shutdown closes the session before it runs our shutdown callback, so the agent is told
+the call is over as the shutdown is asked for: a tool waiting on the call must not hold the
+session's close until livekit-agents gives up on it.
 """
 
 from __future__ import annotations
@@ -180,10 +184,14 @@ class RoomCall:
         if participant.identity == self.caller.identity:
             self._subscribe(publication)
 
+    def _shutdown(self, reason: str) -> None:
+        self.agent.call_over()
+        self.ctx.shutdown(reason)
+
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         if participant.identity == self.caller.identity:
             self._ended(None if self.actions.ended else "caller")
-            self.ctx.shutdown("the caller left")
+            self._shutdown("the caller left")
 
     def _on_dtmf(self, ev: rtc.SipDTMF) -> None:
         if ev.participant is None or ev.participant.identity != self.caller.identity:
@@ -200,7 +208,7 @@ class RoomCall:
             self._ended("failure")
         elif ev.reason == CloseReason.PARTICIPANT_DISCONNECTED:
             self._ended("caller")
-        self.ctx.shutdown(f"the agent session closed ({ev.reason.value})")
+        self._shutdown(f"the agent session closed ({ev.reason.value})")
 
     def _ended(self, by: metrics.EndReason | None) -> None:
         """The first reason seen is the call's (what follows is the job winding down)."""
@@ -217,6 +225,7 @@ class RoomCall:
         room.off("participant_disconnected", self._on_participant_disconnected)
         room.off("sip_dtmf_received", self._on_dtmf)
         self.metrics.close()
+        await self.agent.end()
         await self.actions.aclose()
         if self.pacer is not None:
             await self.pacer.aclose()

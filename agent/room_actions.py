@@ -77,8 +77,16 @@ class RoomCallActions:
         if self._path == "webrtc":
             raise TransferUnsupported("the caller is in a browser, with no phone line to transfer")
         if self._path == "sip":
+            # the request JobContext.transfer_sip_participant() makes, made directly: that
+            # helper also logs every failure at ERROR from a task of its own, even one its
+            # caller handles, as this refusal is handled here (livekit-agents 1.8.9)
+            request = api.TransferSIPParticipantRequest(
+                room_name=self._ctx.room.name,
+                participant_identity=self._caller.identity,
+                transfer_to=sip_transfer_target(to),
+            )
             try:
-                await self._ctx.transfer_sip_participant(self._caller, sip_transfer_target(to))
+                await self._ctx.api.sip.transfer_sip_participant(request)
             except api.TwirpError as e:
                 # the detail is for the operator; the model gets a sentence it can pass on
                 logger.warning(

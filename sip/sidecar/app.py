@@ -22,6 +22,7 @@ from sip.sidecar.drain import DRAIN_FALLBACK_TEXT, Draining
 from sip.sidecar.media_stream import MediaStreamCall, StreamLimits
 from sip.sidecar.public_url import PublicUrlUnknown, public_base, stream_url
 from sip.sidecar.routing import BadPathParameter, Route, route_call, sip_twiml
+from sip.sidecar.webform import MalformedRequest, call_sid, caller_text, read_form
 from sip.twilio.rest import TwilioCalls
 from sip.twilio.security import (
     SIGNATURE_HEADER,
@@ -105,65 +106,69 @@ def _twiml(body: str) -> web.Response:
 
 async def voice_webhook(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    form = await request.post()
-    params = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        params = await read_form(request)
+    except MalformedRequest as exc:
+        logger.warning("rejected POST %s from %s: %s", request.path, request.remote, exc)
+        raise web.HTTPBadRequest(text="expected a UTF-8 form") from None
     if not _signature_ok(request, state, params):
         raise web.HTTPForbidden(text="invalid Twilio signature")
-    call_sid = params.get("CallSid", "")
-    if not call_sid:
+    sid = call_sid(params)
+    if sid is None:
+        logger.warning("rejected POST %s from %s: no usable CallSid", request.path, request.remote)
         raise web.HTTPBadRequest(text="CallSid is required")
     try:
         route = route_call(state.settings.paths, request.query, params)
     except BadPathParameter as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    with call_context(call_id=call_sid):
-        return await _answer(request, state, call_sid, params, route)
+    with call_context(call_id=sid):
+        return await _answer(request, state, sid, params, route)
 
 
 async def _answer(
     request: web.Request,
     state: SidecarState,
-    call_sid: str,
+    sid: str,
     params: dict[str, str],
     route: Route | None,
 ) -> web.Response:
     if route is None:  # the sip leg was answered and is over: so is the call
-        logger.info("call %s: the sip leg ended; hanging up", call_sid)
+        logger.info("call %s: the sip leg ended; hanging up", sid)
         return _twiml(hangup())
     if state.draining.draining:
         metrics.refused("draining")
         fallback = state.settings.drain.fallback_url
-        logger.info("call %s: draining, handed to %s", call_sid, fallback or "an apology")
+        logger.info("call %s: draining, handed to %s", sid, fallback or "an apology")
         return _twiml(redirect(fallback) if fallback else apology(DRAIN_FALLBACK_TEXT))
     bind_call(path=route.path)
     if route.path == "sip":
         metrics.CALLS_ROUTED.labels(route.path, route.why).inc()
-        logger.info("call %s: sip path (%s): dialling LiveKit SIP", call_sid, route.why)
-        return _twiml(sip_twiml(state.settings.paths, call_sid, params))
+        logger.info("call %s: sip path (%s): dialling LiveKit SIP", sid, route.why)
+        return _twiml(sip_twiml(state.settings.paths, sid, params))
     if state.active_calls >= state.settings.limits.max_calls:
         metrics.refused("busy")
-        logger.warning("call %s: refused, %d calls active (limit)", call_sid, state.active_calls)
+        logger.warning("call %s: refused, %d calls active (limit)", sid, state.active_calls)
         return _twiml(apology(BUSY_MESSAGE))
     try:
         base = _public_base(request, state.settings)
     except PublicUrlUnknown as exc:
         metrics.refused("public_url_unknown")
-        logger.warning("call %s: refused: %s", call_sid, exc)
+        logger.warning("call %s: refused: %s", sid, exc)
         return _twiml(apology(UNAVAILABLE_MESSAGE))
     if state.admission is not None:
-        refusal = await state.admission(call_sid)
+        refusal = await state.admission(sid)
         if refusal is not None:
             metrics.refused("livekit_unavailable")
             return _twiml(apology(refusal))
     url = stream_url(base, MEDIA_PATH)
     parameters = {
-        "CallSid": call_sid,
-        "From": params.get("From", ""),
-        "To": params.get("To", ""),
-        STREAM_TOKEN_PARAM: state.tokens.issue(call_sid),
+        "CallSid": sid,
+        "From": caller_text(params.get("From", "")),
+        "To": caller_text(params.get("To", "")),
+        STREAM_TOKEN_PARAM: state.tokens.issue(sid),
     }
     metrics.CALLS_ROUTED.labels(route.path, route.why).inc()
-    logger.info("call %s: answering with a media stream to %s", call_sid, url)
+    logger.info("call %s: answering with a media stream to %s", sid, url)
     return _twiml(connect_stream(url, parameters))
 
 

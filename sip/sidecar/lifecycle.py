@@ -30,10 +30,16 @@ async def serve(
     port: int,
     *,
     signals: Sequence[signal.Signals] = STOP_SIGNALS,
+    request_log: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
 ) -> None:
-    """Serve ``app`` on ``host:port`` until a drain started by one of ``signals`` is over."""
+    """Serve ``app`` on ``host:port`` until a drain started by one of ``signals`` is over;
+    ``request_log`` is the logger aiohttp's server reports unparseable requests to."""
     state = app[STATE]
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = (
+        web.AppRunner(app, access_log=None, handle_signals=False)
+        if request_log is None
+        else web.AppRunner(app, access_log=None, handle_signals=False, logger=request_log)
+    )
     await runner.setup()
     loop = asyncio.get_running_loop()
     try:

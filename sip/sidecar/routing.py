@@ -23,6 +23,7 @@ agent, and the fallback is counted.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -103,6 +104,18 @@ def route_call(
     return choose(split, params.get("CallSid", ""), params.get("From", ""), requested)
 
 
+#: what may stand in a SIP URI's user part as the number dialled (a phone number, an extension)
+_DIALLED = re.compile(r"[A-Za-z0-9+*#._-]{1,64}")
+
+
+def dialled_user(params: Mapping[str, str]) -> str:
+    """The number the caller dialled as the SIP URI's user part, or ``trunkline`` when ``To``
+    is missing or is not a plain number (text that could change the URI's host or parameters
+    never reaches the dial string)."""
+    to = params.get("To", "")
+    return to if _DIALLED.fullmatch(to) else "trunkline"
+
+
 def sip_twiml(split: PathSplit, call_sid: str, params: Mapping[str, str]) -> str:
     """``<Dial><Sip>`` to LiveKit for the number the caller dialled, with the trunk's digest
     credentials and the CallSid in a header (so the agent's turn lines use the same id)."""
@@ -110,7 +123,7 @@ def sip_twiml(split: PathSplit, call_sid: str, params: Mapping[str, str]) -> str
     if dial is None:
         raise RuntimeError("the sip path is not configured")  # choose() never routes there
     return dial_sip(
-        dial_target(dial.uri, params.get("To") or "trunkline"),
+        dial_target(dial.uri, dialled_user(params)),
         username=dial.username,
         password=dial.password,
         action=dial_action(),

@@ -131,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from sip.sidecar.drain import GOODBYE_TEXT
     from sip.sidecar.lifecycle import serve
     from sip.sidecar.local_call import Pacing
+    from sip.sidecar.webform import REQUEST_LOG
     from sip.twilio.rest import TwilioCalls
     from trunkline.config import ConfigError, load_env, settings_from_env, text
 
@@ -196,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         model,
         args.pacer,
     )
-    asyncio.run(serve(app, args.host, args.port))
+    asyncio.run(serve(app, args.host, args.port, request_log=REQUEST_LOG))
     return 0
 
 

@@ -52,7 +52,17 @@ class TwilioAudioOutput(io.AudioOutput):
         self._started = False
         self._open = False  # a segment awaits its playback_finished
         self._flushed = False
+        self._muted = False
         link.add_mark_listener(self._on_mark)
+
+    def mute(self) -> None:
+        """Send nothing more (the call is ending: an apology follows on the same stream).
+
+        Playback is still reported — as interrupted, with what was heard so far — so a session
+        waiting for it does not wait for ever."""
+        self._muted = True
+        if self._open:
+            self._finish(interrupted=True)
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         await super().capture_frame(frame)
@@ -67,6 +77,8 @@ class TwilioAudioOutput(io.AudioOutput):
             self._sent_samples = self._played_samples = 0
             self._started = self._flushed = False
             self._open = True
+        if self._muted:
+            return
         pcm = np.frombuffer(frame.data, dtype=np.int16)
         self.link.send_media(g711.encode(pcm))
         self._sent_samples += len(pcm)
@@ -78,13 +90,18 @@ class TwilioAudioOutput(io.AudioOutput):
             return
         self._capturing = False
         self._flushed = True
+        if self._muted:
+            if self._open:
+                self._finish(interrupted=True)
+            return
         self.link.send_mark(f"{self._segment}:end")
 
     def clear_buffer(self) -> None:
         self._capturing = False
         if not self._open:
             return
-        self.link.send_clear()
+        if not self._muted:
+            self.link.send_clear()
         self._finish(interrupted=True)
 
     def _finish(self, *, interrupted: bool) -> None:
@@ -94,7 +111,7 @@ class TwilioAudioOutput(io.AudioOutput):
 
     def _on_mark(self, name: str) -> None:
         segment, _, where = name.partition(":")
-        if not self._open or segment != str(self._segment):
+        if self._muted or not self._open or segment != str(self._segment):
             return  # an older segment's mark, or echoed by our clear
         if where == "end":
             if self._flushed:

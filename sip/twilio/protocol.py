@@ -194,13 +194,31 @@ def _parse_dtmf(msg: dict[str, Any]) -> Dtmf:
     )
 
 
+def _has_escapes(text: str | bytes) -> bool:
+    return (b"\\u" in text) if isinstance(text, bytes) else ("\\u" in text)
+
+
+def _check_unicode(msg: dict[str, Any]) -> None:
+    """A frame is UTF-8, but a JSON escape can still make a lone surrogate: text no log line,
+    signature or room name can carry. Only messages with escapes are checked (Twilio's have
+    none), so media costs nothing."""
+    try:
+        json.dumps(msg, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ProtocolError("message has text that is not Unicode (a lone surrogate)") from exc
+
+
 def parse_inbound(text: str | bytes, *, max_payload: int = MAX_MEDIA_PAYLOAD) -> InboundMessage:
     """Parse one message Twilio sent us. Raises :class:`ProtocolError`."""
     try:
+        if isinstance(text, str):
+            text.encode("utf-8")  # what a WebSocket text frame guarantees; a caller may not
         msg = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeError) as exc:
         raise ProtocolError("message is not valid JSON") from exc
     msg = _obj(msg, "message")
+    if _has_escapes(text):
+        _check_unicode(msg)
     event = msg.get("event")
     if event == "media":
         return _parse_media(msg, max_payload)

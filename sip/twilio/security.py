@@ -29,10 +29,16 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 def is_valid_signature(
     auth_token: str, url: str, params: Mapping[str, str], signature: str | None
 ) -> bool:
-    """True when ``signature`` is Twilio's signature of ``url`` + ``params``."""
+    """True when ``signature`` is Twilio's signature of ``url`` + ``params``.
+
+    Text that cannot be UTF-8 (lone surrogates: how bytes that were not UTF-8 arrive in a
+    header or a URL) is signed by nobody, so it is simply not a valid signature."""
     if not signature:
         return False
-    return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
+    try:
+        return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
+    except UnicodeError:
+        return False
 
 
 def public_url_for(public_base: str, path_qs: str, *, websocket: bool = False) -> str:
@@ -95,9 +101,10 @@ class StreamTokens:
             nonce, expires_text, mac_text = token.split(".")
             expires = int(expires_text)
             mac = base64.urlsafe_b64decode(mac_text + "=" * (-len(mac_text) % 4))
+            # text that is not UTF-8 (lone surrogates, from JSON escapes) was signed by nobody
+            body = f"{nonce}.{expires}.{call_sid}".encode()
         except ValueError as exc:
             raise StreamTokenError("malformed stream token") from exc
-        body = f"{nonce}.{expires}.{call_sid}".encode()
         if not hmac.compare_digest(mac, self._mac(body)):
             raise StreamTokenError("stream token does not match this call")
         now = self.clock()

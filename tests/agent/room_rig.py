@@ -199,6 +199,7 @@ class Caller:
         self.disconnect_reason: int | None = None
         self._clips: asyncio.Queue[tuple[Pcm, asyncio.Future[None]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
         room.on("track_subscribed", self._on_track_subscribed)
         room.on("participant_attributes_changed", self._on_attributes_changed)
         room.on("disconnected", self._on_disconnected)
@@ -243,7 +244,8 @@ class Caller:
     def _on_track_subscribed(
         self, track: rtc.Track, _: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
     ) -> None:
-        if is_agent(participant) and not self.agent_track.done():
+        # a subscription may still land while leaving: recording it then would outlive us
+        if is_agent(participant) and not self.agent_track.done() and not self._closed:
             self.agent_track.set_result(track)
             self._tasks.append(asyncio.create_task(self._record(track)))
 
@@ -322,6 +324,7 @@ class Caller:
         await eventually(lambda: audible_ms(self.heard_since(since)) >= ms, within_s=within_s)
 
     async def aclose(self) -> None:
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from livekit import rtc
 
 from agent.bridge_contract import CALL_SID_ATTRIBUTE, PATH_ATTRIBUTE
 from agent.sim.script import Script, ToolCall, Turn
+from tests.logcheck import LIVEKIT_SERVER_LOST
 from tests.realstack.clients import identities
 from tests.waiting import eventually
 from trunkline.stack import LocalStack
@@ -51,6 +53,7 @@ async def test_the_worker_going_away_mid_reply_takes_the_agent_out_of_the_room(
     assert [t.turn for t in worker.turns()] == [0]
 
 
+@pytest.mark.expect_log(LIVEKIT_SERVER_LOST)
 async def test_livekit_going_away_mid_reply_ends_the_job(
     private_stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,3 +89,22 @@ async def test_a_bridge_that_does_not_take_the_hangup_still_has_its_call_ended(
         await eventually(lambda: caller.disconnect_reason is not None, within_s=STEP_S)
     assert caller.disconnect_reason == rtc.DisconnectReason.ROOM_DELETED
     assert {t.path for t in worker.turns()} == {"twilio-ws"}
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.2])
+async def test_the_caller_leaving_while_the_session_starts_ends_the_job(
+    livekit_env: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after_s: float
+) -> None:
+    """The caller hangs up as the agent arrives, while its job is still setting up the
+    session: the job ends, and takes its session, model connection and tasks along."""
+    async with running_worker(livekit_env, SCRIPT, tmp_path, monkeypatch) as worker:
+        caller = await Caller.join(livekit_env, "browser", f"web-brief-{after_s:g}")
+        try:
+            await eventually(
+                lambda: any(is_agent(p) for p in caller.room.remote_participants.values()),
+                within_s=STEP_S,
+            )
+            await asyncio.sleep(after_s)
+        finally:
+            await caller.aclose()
+        await worker.wait_idle()

@@ -26,7 +26,7 @@ from sip.caller.twiml import Hangup, Redirect, SipDial, Stream, parse
 from sip.sidecar.app import STATE, SidecarState, create_app
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
-from sip.sidecar.routing import choose, share_point
+from sip.sidecar.routing import choose, dialled_user, share_point
 from tests.sip.sidecar.test_app import RecordingBackend
 from tests.waiting import eventually
 from trunkline import cli
@@ -92,6 +92,22 @@ def test_the_share_point_is_stable_and_spread_evenly() -> None:
     assert all(0 <= p < 1 for p in points)
     counts = np.histogram(points, bins=10, range=(0, 1))[0]
     assert counts.min() > 330 and counts.max() < 470  # 400 expected per tenth
+
+
+@pytest.mark.parametrize(
+    ("to", "user"),
+    [
+        ("+15550100", "+15550100"),
+        ("1001", "1001"),
+        ("", "trunkline"),
+        ("+1@evil.example", "trunkline"),
+        ("+1;transport=udp", "trunkline"),
+        ("+1<sip:x>", "trunkline"),
+        ("\u00e9\u00e9", "trunkline"),
+    ],
+)
+def test_only_a_plain_dialled_number_reaches_the_sip_uri(to: str, user: str) -> None:
+    assert dialled_user({"To": to}) == user
 
 
 def test_a_parameter_beats_the_caller_lists_which_beat_the_share() -> None:

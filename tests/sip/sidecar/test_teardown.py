@@ -1,0 +1,192 @@
+"""A local-mode call torn down at any moment leaves nothing behind and logs no error.
+
+The moments are where the call's own work is in flight: the model's connection not yet open
+(its upgrade held back by the proxy) or opening, the greeting playing, a tool running, and the
+call idle once all is done. Each time the call is closed as the media-stream handler closes it —
+its start cancelled, then ``aclose()`` — and then every simulator session and socket must be
+gone, and no task of the agent's stack may still be pending. The log check
+(``tests/logcheck.py``) fails the test on any ERROR line, never-retrieved exception or task left
+pending; before the fix, closing during the model's connection left the session's activity and
+its realtime session's reconnect loop running on a closed model (``RuntimeError: Session is
+closed``, "AgentSession is closing due to unrecoverable error", destroyed pending tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from agent.model import ModelFactory, ModelSettings
+from agent.sim.embedded import RunningSimulator, run_simulator
+from agent.sim.options import SimOptions
+from agent.sim.script import Script, ToolCall, Turn
+from agent.sim.timing import Chunking, ThinkTime
+from sip.sidecar.backend import CallInfo
+from sip.sidecar.link import TwilioLink
+from sip.sidecar.local_call import LocalAgentCall, Pacing
+from tests.agent.faulty_model import FaultyModel
+from tests.agent.room_rig import agent_tasks
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = Script(
+    greeting="Hello, this is trunkline, with a greeting long enough to be cut short.",
+    turns=(Turn("One moment.", call=ToolCall("transfer_call", {"phone_number": "+15550100999"})),),
+    fallback="Nothing more.",
+)
+APOLOGY = b"\xff" * 160
+
+
+class StreamSocket:
+    """What a TwilioLink writes to: the media stream's WebSocket, kept in memory, with Twilio's
+    side played by echoing each mark at once (as if the caller's playback kept up)."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.closed = False
+        self.link: TwilioLink | None = None
+
+    async def send_str(self, text: str) -> None:
+        message = json.loads(text)
+        self.sent.append(message)
+        if message["event"] == "mark" and self.link is not None:
+            self.link.mark_received(message["mark"]["name"])
+
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
+        self.closed = True
+        return True
+
+    def media(self) -> int:
+        return sum(1 for m in self.sent if m["event"] == "media")
+
+
+@dataclass
+class Control:
+    """The call's CallControl: a transfer blocks until released (a tool in flight)."""
+
+    transferring: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    hung_up: list[str] = field(default_factory=list)
+    failed: list[bool] = field(default_factory=list)
+
+    async def hang_up(self, reason: str, *, failed: bool = False) -> None:
+        self.hung_up.append(reason)
+        self.failed.append(failed)
+
+    async def transfer(self, to: str) -> None:
+        self.transferring.set()
+        await self.release.wait()
+
+
+@dataclass
+class Rig:
+    sim: RunningSimulator
+    model: FaultyModel
+    factory: ModelFactory
+
+    @contextlib.asynccontextmanager
+    async def call(self) -> AsyncIterator[tuple[LocalAgentCall, StreamSocket, Control]]:
+        socket, control = StreamSocket(), Control()
+        link = socket.link = TwilioLink(socket, "MZteardown", "CAteardown")  # type: ignore[arg-type]
+        info = CallInfo("CAteardown", "MZteardown", "AC1")
+        call = LocalAgentCall(
+            info,
+            link,
+            control,
+            new_model=self.factory.create,
+            pacing=Pacing(),
+            apology_audio=APOLOGY,
+            can_transfer=True,
+        )
+        try:
+            yield call, socket, control
+        finally:
+            await link.aclose()
+
+    async def wait_released(self) -> None:
+        simulator = self.sim.simulator
+        await eventually(lambda: not simulator.sessions and not simulator.sockets, within_s=10)
+        await eventually(lambda: not agent_tasks(), within_s=10)
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    options = SimOptions(think=ThinkTime.fixed(100), chunking=Chunking.STEADY, script=SCRIPT)
+    async with (
+        run_simulator(options) as sim,
+        FaultyModel(sim.base_url).running() as model,
+        ModelFactory(ModelSettings(sim_url=model.url)) as factory,
+    ):
+        yield Rig(sim, model, factory)
+
+
+async def end_when(
+    rig: Rig, moment: Callable[[LocalAgentCall, StreamSocket, Control], Awaitable[None]]
+) -> LocalAgentCall:
+    """Start a call, and at ``moment`` end it the way the media-stream handler does."""
+    async with rig.call() as (call, socket, control):
+        starting = asyncio.create_task(call.start())
+        await moment(call, socket, control)
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        await call.aclose()
+        control.release.set()
+    await rig.wait_released()
+    assert call.failure is None and not call.apologised
+    return call
+
+
+async def test_ending_before_the_model_answers_the_connection(rig: Rig) -> None:
+    rig.model.connect_delay_s = 1.0
+
+    async def connecting(*_: object) -> None:
+        await eventually(lambda: rig.model.connections == 1)
+
+    await end_when(rig, connecting)
+
+
+@pytest.mark.parametrize("steps", range(8))
+async def test_ending_as_the_session_starts(rig: Rig, steps: int) -> None:
+    """``steps`` turns of the event loop into the start: the session's activity and its
+    realtime session come to be somewhere in these, before the session counts as started."""
+
+    async def after_steps(*_: object) -> None:
+        for _step in range(steps):
+            await asyncio.sleep(0)
+
+    await end_when(rig, after_steps)
+
+
+async def test_ending_during_the_greeting(rig: Rig) -> None:
+    async def greeting(_: LocalAgentCall, socket: StreamSocket, __: Control) -> None:
+        await eventually(lambda: socket.media() >= 10, within_s=10)
+
+    await end_when(rig, greeting)
+
+
+async def test_ending_during_a_tool_call(rig: Rig) -> None:
+    async def in_the_tool(call: LocalAgentCall, socket: StreamSocket, control: Control) -> None:
+        await eventually(lambda: call.session is not None and socket.media() >= 10, within_s=10)
+        call.dtmf("1")  # the scripted answer to it calls transfer_call
+        await asyncio.wait_for(control.transferring.wait(), 15)
+
+    await end_when(rig, in_the_tool)
+
+
+async def test_ending_once_the_call_is_idle(rig: Rig) -> None:
+    async def idle(call: LocalAgentCall, socket: StreamSocket, __: Control) -> None:
+        await eventually(lambda: socket.media() >= 10, within_s=10)
+        await eventually(
+            lambda: call.session is not None and call.session.agent_state == "listening",
+            within_s=15,
+        )
+
+    await end_when(rig, idle)
