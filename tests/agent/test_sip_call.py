@@ -28,7 +28,7 @@ from aiohttp.test_utils import TestServer
 from agent.sim.script import Script, ToolCall, Turn
 from lab.sipcaller import DialOptions, Ending, SipCall
 from sip.provision.provisioner import provision
-from sip.provision.spec import ProvisionSpec
+from sip.provision.spec import DigestAuth, ProvisionSpec
 from tests.sip.provision.twilio_standin import LoopbackHttpClient, TwilioStandIn
 from tests.waiting import eventually
 from trunkline.config import DEFAULT_AGENT_NAME, LiveKitCredentials, TwilioCredentials
@@ -53,8 +53,11 @@ def new_number() -> str:
 
 
 @contextlib.asynccontextmanager
-async def provisioned(stack: LocalStack, number: str) -> AsyncIterator[None]:
-    """``trunkline provision`` for ``number``: LiveKit side on the real server."""
+async def provisioned(
+    stack: LocalStack, number: str, dial_sip: DigestAuth | None = None
+) -> AsyncIterator[None]:
+    """``trunkline provision`` for ``number`` (``--dial-sip`` with ``dial_sip``): LiveKit side
+    on the real server."""
     twilio = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN)
     twilio.add_number(number, voice_url="https://example.test/twiml")
     server = TestServer(twilio.app, host="127.0.0.1")
@@ -66,6 +69,7 @@ async def provisioned(stack: LocalStack, number: str) -> AsyncIterator[None]:
             sip_uri=f"sip:{stack.sip_address}",
             agent_name=DEFAULT_AGENT_NAME,
             name=f"trunkline-{number}",
+            dial_sip=dial_sip,
         )
         await provision(
             spec,
