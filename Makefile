@@ -76,7 +76,7 @@ stack: $(STAMP) livekit web
 	$(BIN)/python -m trunkline.cli stack $(STACK_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python -m trunkline.demo
+	$(BIN)/python -m lab.demo
 
 clean:
 	rm -rf $(VENV) out .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis \

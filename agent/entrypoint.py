@@ -45,9 +45,9 @@ from agent.model import ModelFactory, ModelSettings, choose_model
 from agent.room_actions import RoomCallActions
 from agent.session import new_session
 from agent.turn_metrics import TurnMetrics
-from lab.turnlog import TurnLogWriter
 from trunkline import metrics
 from trunkline.config import ConfigError, text
+from trunkline.turnlog import TurnLogWriter
 
 logger = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from livekit.agents.voice.io import AudioOutput, PlaybackStartedEvent
 from livekit.plugins.pacer import SegmentStats
 
 from agent.call_actions import CallerPath
-from lab.turnlog import JsonValue, TurnLogWriter, TurnRecord, epoch_from_monotonic
 from trunkline import metrics
+from trunkline.turnlog import JsonValue, TurnLogWriter, TurnRecord, epoch_from_monotonic
 
 logger = logging.getLogger(__name__)
 

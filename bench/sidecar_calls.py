@@ -44,13 +44,13 @@ import aiohttp
 import numpy as np
 import psutil
 
-from lab.turnlog import merge_turns, read_turnlogs
-from sip.caller.analysis import turn_records
-from sip.caller.call import CallerOptions, SimulatedCaller
-from sip.caller.cli import default_speech
-from sip.caller.results import CallResult
-from sip.caller.runner import load_speech
+from lab.caller.analysis import turn_records
+from lab.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.cli import default_speech
+from lab.caller.results import CallResult
+from lab.caller.runner import load_speech
 from trunkline.child import child_process, free_port, trunkline_command, wait_http
+from trunkline.turnlog import merge_turns, read_turnlogs
 
 VAD_SILENCE_MS = 500
 SIDECAR_CORE = 0

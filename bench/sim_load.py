@@ -24,7 +24,7 @@ import time
 
 import aiohttp
 import numpy as np
-import psutil  # type: ignore[import-untyped]
+import psutil
 
 from agent.sim.timing import STEADY_CHUNK_S, STEADY_SPEED
 

@@ -31,7 +31,7 @@ import numpy.typing as npt
 from agent.sim.turns import SpeechStarted, SpeechStopped, TurnDetector, VadConfig
 from agent.sim.vad import SpeechScorer, Window
 from sip import g711
-from sip.resample import resample
+from trunkline.resample import resample
 
 SPEECH = Path(__file__).resolve().parents[1] / "trunkline" / "data" / "speech"
 RATE = 24000

@@ -22,11 +22,11 @@ import numpy as np
 
 from agent.sim.turns import HYSTERESIS, SpeechStopped, TurnDetector, VadConfig
 from agent.sim.vad import SpeechScorer
+from lab.caller.audio import LineNoise
+from lab.caller.cli import default_speech
+from lab.caller.runner import load_speech
 from sip import g711
-from sip.caller.audio import LineNoise
-from sip.caller.cli import default_speech
-from sip.caller.runner import load_speech
-from sip.resample import StreamResampler
+from trunkline.resample import StreamResampler
 
 FRAME_MS = 20
 APPEND_SAMPLES = 2400  # 100 ms at 24 kHz, as livekit-plugins-openai appends

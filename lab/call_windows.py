@@ -22,8 +22,8 @@ from typing import Final
 import numpy as np
 
 from lab.heard import HeardTurn
-from lab.paths import CallPath
-from lab.turnlog import TIMESTAMPS, TurnRecord, read_turnlogs
+from trunkline.paths import CallPath
+from trunkline.turnlog import TIMESTAMPS, TurnRecord, read_turnlogs
 
 #: The simulator's recordings: <epoch ms>-c<connection>-t<turn>.wav
 _RECORDING = re.compile(r"(\d+)-c(\d+)-t(\d+)\.wav")

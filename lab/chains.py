@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from lab.codecs import OPUS_BITRATE, OPUS_RATE, ULAW_RATE, opus_roundtrip, ulaw_roundtrip
-from lab.paths import CallPath
 from lab.pcm import Int16Array
+from trunkline.paths import CallPath
 
 #: The rate the agent's realtime model produces.
 MODEL_RATE: Final = 24000

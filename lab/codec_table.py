@@ -21,10 +21,10 @@ from lab.clicks import clicks_per_minute
 from lab.codecs import OPUS_BITRATE
 from lab.drops import energy_drops
 from lab.gaps import find_gaps
-from lab.paths import CALL_PATHS, CallPath
 from lab.pcm import Int16Array, to_int16
 from lab.quality import pesq_score, stoi_score
 from lab.speech import Speech
+from trunkline.paths import CALL_PATHS, CallPath
 
 RowPath = CallPath | Literal["source"]
 ROW_PATHS: Final[tuple[RowPath, ...]] = ("source", *CALL_PATHS)

@@ -15,7 +15,7 @@ from av.audio.frame import AudioFrame
 
 from lab.pcm import Int16Array, to_int16
 from sip import g711
-from sip.resample import resample
+from trunkline.resample import resample
 
 ULAW_RATE: Final = 8000
 OPUS_RATE: Final = 48000

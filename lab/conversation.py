@@ -1,6 +1,6 @@
 """The caller's side of a lab call on a path without Twilio's protocol (sip, webrtc, a browser).
 
-The simulated Twilio caller (:mod:`sip.caller.call`) drives ``twilio-ws``; this driver does
+The simulated Twilio caller (:mod:`lab.caller.call`) drives ``twilio-ws``; this driver does
 the same as a person on any other line: wait for the greeting, speak a clip, listen to the
 reply until the agent has been quiet for a while, talk over one reply (barge-in), hang up after
 a short linger. A path plugs in as a :class:`Line` — what it sends and what arrives, every
@@ -26,9 +26,9 @@ from typing import Final, Protocol
 import numpy as np
 
 from lab.heard import HeardTurn
-from lab.paths import CallPath
 from lab.pcm import Int16Array
-from lab.turnlog import TurnRecord
+from trunkline.paths import CallPath
+from trunkline.turnlog import TurnRecord
 
 #: A received chunk whose peak reaches this (−60 dBFS) carries agent audio.
 AUDIBLE_PEAK: Final = 33

@@ -18,8 +18,8 @@ from typing import Any, Final
 
 import numpy as np
 
-from lab.paths import CALL_PATHS, CallPath
-from lab.turnlog import STAGES, TurnRecord
+from trunkline.paths import CALL_PATHS, CallPath
+from trunkline.turnlog import STAGES, TurnRecord
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from typing import Final
 
 from agent.sim.options import DEFAULT_THINK
 from agent.sim.tts import synthesize
+from lab.caller.audio import read_wav, trim_to_speech
+from lab.caller.call import CallerOptions
+from lab.caller.cli import default_speech
+from lab.caller.runner import load_speech
 from lab.conversation import CallerScript
 from lab.pcm import Int16Array
-from sip.caller.audio import read_wav, trim_to_speech
-from sip.caller.call import CallerOptions
-from sip.caller.cli import default_speech
-from sip.caller.runner import load_speech
-from sip.resample import resample
+from trunkline.resample import resample
 
 GREETING: Final = "Hello, this is the trunkline lab."
 #: About 4.8 s of speech: long enough for bursts and stalls to matter, short enough for a

@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 from lab.chains import Receiver
 from lab.heard import HeardTurn
-from lab.paths import CallPath
-from lab.turnlog import TurnRecord
+from trunkline.paths import CallPath
+from trunkline.turnlog import TurnRecord
 
 
 @dataclass

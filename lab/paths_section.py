@@ -22,6 +22,7 @@ from pathlib import Path
 
 from rich.progress import TaskID
 
+from lab.caller.audio import write_wav
 from lab.live_plan import LivePlan
 from lab.path_runner import CallRunner, PathRun, Unmeasured
 from lab.paths_report import PathsResult, PhaseRuns, paths_result
@@ -32,7 +33,6 @@ from lab.sip_runner import SipRunner
 from lab.twilio_runner import TwilioRunner
 from lab.webrtc_runner import RATE as WEBRTC_RATE
 from lab.webrtc_runner import WebrtcRunner
-from sip.caller.audio import write_wav
 
 LOCAL = "twilio-ws (local)"
 BRIDGE = "twilio-ws (bridge)"

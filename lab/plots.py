@@ -16,7 +16,7 @@ import numpy.typing as npt
 from matplotlib.figure import Figure
 
 from lab.pcm import as_float
-from lab.turnlog import STAGES
+from trunkline.turnlog import STAGES
 
 #: One colour per path, the same in every figure.
 PATH_COLOURS: Final = {

@@ -3,14 +3,14 @@
 When the sidecar's webhook sends a call down the ``sip`` path, Twilio does not stream it: it
 dials LiveKit's SIP URI with the trunk's digest credentials and the ``X-`` headers of the URI,
 and when that leg ends it reports ``DialCallStatus`` to the ``action`` URL. The Twilio caller
-simulator (:class:`sip.caller.call.SimulatedCaller`) follows the webhook up to that point and
-hands the leg to a :class:`~sip.caller.call.SipDialer`; this is the one that places it for real,
+simulator (:class:`lab.caller.call.SimulatedCaller`) follows the webhook up to that point and
+hands the leg to a :class:`~lab.caller.call.SipDialer`; this is the one that places it for real,
 with the lab's SIP user agent (:mod:`lab.sipcaller`) — so a split is tested end to end through
 livekit-sip, the room and the worker, and the caller's side of the sip leg is measured like any
 other call (greeting, turns, latency, barge-in, what was heard).
 
 Why it lives in the lab: the caller simulator is part of the product's ``trunkline call``, which
-must not carry a SIP stack; the lab already has one, and imports downwards into ``sip.caller``.
+must not carry a SIP stack; the lab already has one, and imports downwards into ``lab.caller``.
 
 Status as Twilio reports it: ``completed`` once the leg was answered (whoever hung up),
 ``busy`` for 486/600, ``no-answer`` when nobody answered in time (or 408/480), ``canceled``
@@ -26,14 +26,14 @@ from typing import Final, Literal
 
 import numpy as np
 
+from lab.caller.call import CallerOptions, SipDialOutcome
+from lab.caller.results import BargeIn, CallResult, TurnResult, cadence_stats
+from lab.caller.twiml import SipDial
 from lab.conversation import CallerScript, CallerTurn, Conversation, converse
 from lab.sip_runner import PACKET_S, PLAYOUT_BUFFER_S, RATE, SipLine
 from lab.sipcaller import CallRejected, Credentials, DialOptions, Heard, SipCall, SipError
 from lab.sipcaller.address import SipUri
 from sip import g711
-from sip.caller.call import CallerOptions, SipDialOutcome
-from sip.caller.results import BargeIn, CallResult, TurnResult, cadence_stats
-from sip.caller.twiml import SipDial
 
 #: how long Twilio lets a ``<Dial>`` ring by default (its ``timeout`` attribute)
 ANSWER_TIMEOUT_S: Final = 30.0
@@ -170,7 +170,7 @@ def call_result(
 
 @dataclass
 class SipLegDialer:
-    """A :class:`~sip.caller.call.SipDialer` that places the leg with the lab's SIP caller,
+    """A :class:`~lab.caller.call.SipDialer` that places the leg with the lab's SIP caller,
     bound to ``local_host`` (an address the gateway reaches: livekit-sip ignores loopback)."""
 
     local_host: str

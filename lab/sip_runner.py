@@ -36,11 +36,11 @@ from lab.conversation import (
 )
 from lab.dispatch import Dispatcher, Watch, newest_with_prefix
 from lab.path_runner import PathRun
-from lab.paths import CallPath
 from lab.pcm import Int16Array
 from lab.sipcaller import CallStateError, DialOptions, Heard, SipCall, SipError
-from lab.turnlog import merge_turns
 from sip import g711
+from trunkline.paths import CallPath
+from trunkline.turnlog import merge_turns
 
 RATE: Final = 8000
 #: livekit-sip answers once the agent publishes audio: a cold job process first

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from lab.codec_table import ChainRow
 from lab.latency import PathComparison, PathSummary
-from lab.turnlog import STAGES
+from trunkline.turnlog import STAGES
 
 
 @dataclass(frozen=True)

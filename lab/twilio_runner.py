@@ -1,6 +1,6 @@
 """The twilio-ws path: the simulated Twilio caller against ``trunkline serve``, local or bridged.
 
-The same machinery as ``make demo`` (:mod:`trunkline.demo`): the real sidecar and the
+The same machinery as ``make demo`` (:mod:`lab.demo`): the real sidecar and the
 simulated Twilio caller speaking the real Media Streams protocol over loopback. In **local
 mode** the agent runs inside the sidecar (its pacer on or off: ``trunkline serve --pacer``);
 in **bridge mode** the sidecar puts each call in a LiveKit room where the arm's worker
@@ -23,18 +23,18 @@ from pathlib import Path
 import aiohttp
 
 from lab.call_windows import CallWindow, agent_records, agent_settled, model_heard
+from lab.caller.call import FRAME_S
+from lab.caller.results import CallResult
+from lab.caller.runner import place_call
 from lab.chains import Receiver
 from lab.dispatch import Dispatcher, Watch, named
 from lab.heard import HeardTurn, trim_silence
 from lab.live_plan import LivePlan
 from lab.path_runner import PathRun
-from lab.paths import CallPath
-from lab.turnlog import TurnRecord, merge_turns
 from sip.bridge.contract import room_name
-from sip.caller.call import FRAME_S
-from sip.caller.results import CallResult
-from sip.caller.runner import place_call
 from sip.twilio.protocol import FRAME_BYTES, SAMPLE_RATE
+from trunkline.paths import CallPath
+from trunkline.turnlog import TurnRecord, merge_turns
 
 #: How long a freshly started sidecar may take to answer /healthz (imports, model start-up).
 READY_TIMEOUT_S = 120.0

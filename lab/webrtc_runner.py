@@ -38,12 +38,12 @@ from lab.conversation import (
 )
 from lab.dispatch import Dispatcher, Watch, named
 from lab.path_runner import PathRun
-from lab.paths import CallPath
 from lab.pcm import Int16Array
-from lab.turnlog import merge_turns
 from sip.browser_token import join_token
-from sip.resample import resample
 from trunkline.config import LiveKitCredentials
+from trunkline.paths import CallPath
+from trunkline.resample import resample
+from trunkline.turnlog import merge_turns
 
 RATE: Final = 48000
 FRAME: Final = RATE // 100

@@ -11,8 +11,8 @@ import pytest
 from livekit.plugins.pacer import PacedStream, SegmentStats, Ticker, VirtualClock
 from rich.console import Console
 
-from trunkline import pacer_demo
-from trunkline.pacer_demo import Chunk, FrameLog
+from lab import pacer_demo
+from lab.pacer_demo import Chunk, FrameLog
 
 
 def test_speech_is_bundled_and_resampled_to_8k() -> None:

@@ -37,7 +37,7 @@ COMMANDS: dict[str, Command] = {
         "sip.sidecar.serve", "run the Twilio sidecar (webhook + media streams) and its agent"
     ),
     "sim": Command("agent.sim.cli", "serve the local OpenAI-Realtime-compatible model simulator"),
-    "call": Command("sip.caller.cli", "place a simulated Twilio call against a running sidecar"),
+    "call": Command("lab.caller.cli", "place a simulated Twilio call against a running sidecar"),
     "provision": Command(
         "sip.provision.cli",
         "set up the sip path: LiveKit inbound trunk, dispatch rule, Twilio trunk",
@@ -46,9 +46,7 @@ COMMANDS: dict[str, Command] = {
     "lab": Command(
         "lab.lab_command", "measure every caller path on the real stack: tables, REPORT.md, plots"
     ),
-    "report": Command(
-        "trunkline.report_command", "per-path latency report from turn logs (JSON lines)"
-    ),
+    "report": Command("lab.report_command", "per-path latency report from turn logs (JSON lines)"),
     "stack": Command(
         "lab.stack_command",
         "run LiveKit, its SIP gateway, the worker and the sidecar here (make livekit first)",

@@ -2,7 +2,8 @@
 
 The ``espeakng-loader`` wheel bundles ``libespeak-ng.so`` and its voice data, so this works
 after a plain ``pip install`` with no root and no network. espeak-ng synthesises at 22,050 Hz;
-the Realtime protocol speaks PCM16 at 24 kHz, so the result goes through soxr (``sip.resample``).
+the Realtime protocol speaks PCM16 at 24 kHz, so the result goes through soxr
+(``trunkline.resample``).
 
 espeak-ng also reports where each word starts in the audio. The simulator uses those marks to
 send each word's transcript delta with the audio chunk that contains it, as the real service
@@ -24,7 +25,7 @@ import espeakng_loader
 import numpy as np
 import numpy.typing as npt
 
-from sip.resample import resample
+from trunkline.resample import resample
 
 #: Output rate of the Realtime protocol.
 SAMPLE_RATE = 24000

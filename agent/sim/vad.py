@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from livekit.plugins.silero import onnx_model
 
-from sip.resample import StreamResampler
+from trunkline.resample import StreamResampler
 
 _VAD_RATE = 16000
 

@@ -48,7 +48,7 @@ from lab.sipcaller.recording import RATE, Heard
 from lab.sipcaller.transaction import ClientTransaction, Timers
 from lab.sipcaller.transport import Address, Reply
 from sip import g711
-from sip.resample import resample
+from trunkline.resample import resample
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@
 - ``gate`` / ``sink`` — stretches of agent speech; paced frames and marks to Twilio.
 - ``rpc`` — the RPC handlers; ``apology`` — what the caller hears when LiveKit fails late.
 
-Per-turn metrics: the bridge does not write ``lab.turnlog`` lines. It could stamp
+Per-turn metrics: the bridge does not write ``trunkline.turnlog`` lines. It could stamp
 ``caller_first_audio`` (from its marks) and ``pacer_first_frame`` (from its pacer), but a line
 must name its turn as the worker numbers it — turn *n* is the reply to the caller's *n*-th
 utterance by the agent's turn detection — and nothing in the contract tells the bridge that

@@ -33,7 +33,7 @@ from sip.bridge.rooms import LiveKitRooms, rtc_url
 from sip.bridge.rpc import BridgeRpc
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
-from sip.sidecar.local_call import Pacing
+from sip.twilio.pacing import Pacing
 from trunkline.logs import bind_call
 
 logger = logging.getLogger(__name__)

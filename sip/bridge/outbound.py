@@ -25,7 +25,7 @@ from sip.bridge.contract import TWILIO_WS_PATH
 from sip.bridge.gate import GateSettings, StretchGate, Verdict
 from sip.bridge.sink import Stretch, TwilioStretchSink
 from sip.sidecar.link import TwilioLink
-from sip.sidecar.local_call import Pacing
+from sip.twilio.pacing import Pacing
 from sip.twilio.protocol import SAMPLE_RATE
 from trunkline import metrics
 

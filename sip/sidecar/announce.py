@@ -14,9 +14,9 @@ from typing import Final
 
 from agent.sim import tts
 from sip import g711
-from sip.resample import resample
 from sip.sidecar.link import TwilioLink
 from sip.twilio.protocol import FRAME_BYTES, SAMPLE_RATE
+from trunkline.resample import resample
 
 logger = logging.getLogger(__name__)
 

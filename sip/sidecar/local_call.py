@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -37,35 +36,19 @@ from agent.model import ModelFactory
 from agent.model_watch import DEFAULT_STALL_S, StallWatch, ends_call
 from agent.session import new_session
 from agent.turn_metrics import TurnMetrics
-from lab.turnlog import TurnLogWriter
 from sip.bridge import apology
 from sip.sidecar.backend import BackendFactory, CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
 from sip.sidecar.twilio_io import TwilioAudioInput, TwilioAudioOutput
+from sip.twilio.pacing import Pacing
 from trunkline.config import Settings
+from trunkline.turnlog import TurnLogWriter
 
 logger = logging.getLogger(__name__)
 
 #: How long closing a call waits for its session's start to finish: the start awaits only the
 #: model's session set-up, which its own connect timeout bounds well below this.
 START_WAIT_S: Final = 15.0
-
-
-@dataclass(frozen=True)
-class Pacing:
-    """Pacer settings for the Twilio path; ``enabled=False`` forwards model audio unpaced
-    (as OpenAI's and Twilio's demos do) — kept for A/B measurement, not for production."""
-
-    enabled: bool = True
-    frame_ms: int = 20
-    prebuffer_ms: float = 60
-    lead_ms: int = 60
-    """Twilio buffers what it gets: a few frames of lead absorb event-loop jitter while a
-    barge-in still cuts within lead + one frame."""
-    adaptive_hold: bool = True
-    stretch: pacer.Stretch | None = pacer.DEFAULT_STRETCH
-    """Adaptive playout (local mode): start early and absorb stalls in tempo, not delay; None
-    holds each reply until the learned stall is covered (see bench/BENCHMARKS.md)."""
 
 
 class TwilioCallActions:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from agent.model import ModelSettings
-    from sip.sidecar.local_call import Pacing
+    from sip.twilio.pacing import Pacing
     from sip.twilio.rest import TwilioCalls
     from trunkline.config import LiveKitCredentials, Settings
 
@@ -130,8 +130,8 @@ def run(args: argparse.Namespace) -> int:
     from sip.sidecar import announce
     from sip.sidecar.drain import GOODBYE_TEXT
     from sip.sidecar.lifecycle import serve
-    from sip.sidecar.local_call import Pacing
     from sip.sidecar.webform import REQUEST_LOG
+    from sip.twilio.pacing import Pacing
     from sip.twilio.rest import TwilioCalls
     from trunkline.config import ConfigError, load_env, settings_from_env, text
 

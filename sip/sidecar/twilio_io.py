@@ -24,9 +24,9 @@ from livekit import rtc
 from livekit.agents.voice import io
 
 from sip import g711
-from sip.resample import StreamResampler
 from sip.sidecar.link import TwilioLink
 from sip.twilio.protocol import SAMPLE_RATE
+from trunkline.resample import StreamResampler
 
 logger = logging.getLogger(__name__)
 

@@ -29,14 +29,14 @@ from agent.sim.script import Script
 from agent.sim.session import SimSession
 from agent.sim.timing import Chunking, ThinkTime
 from agent.worker import build_server
-from lab.turnlog import TurnRecord, read_turnlogs
+from lab.caller.audio import read_wav
 from sip import g711
-from sip.caller.audio import read_wav
-from sip.resample import resample
 from tests.realstack.clients import registered, token
 from tests.waiting import eventually
 from trunkline.config import DEFAULT_AGENT_NAME
+from trunkline.resample import resample
 from trunkline.stack import LocalStack
+from trunkline.turnlog import TurnRecord, read_turnlogs
 
 Pcm = npt.NDArray[np.int16]
 

@@ -24,10 +24,10 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from lab.turnlog import read_turnlogs
 from tests.waiting import eventually
 from trunkline.child import free_port
 from trunkline.stack import LocalStack
+from trunkline.turnlog import read_turnlogs
 
 from .room_rig import Caller, audible_ms
 

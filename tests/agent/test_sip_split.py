@@ -19,10 +19,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from agent.sim.script import Script, Turn
+from lab.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.twiml import Hangup, SipDial
 from lab.sip_leg import SipLegDialer
 from sip import g711
-from sip.caller.call import CallerOptions, SimulatedCaller
-from sip.caller.twiml import Hangup, SipDial
 from sip.provision.spec import DigestAuth
 from sip.sidecar.app import create_app
 from sip.sidecar.backend import CallControl, CallInfo

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from lab.call_windows import CallWindow, agent_records, agent_settled, model_heard, recordings
-from lab.turnlog import TurnLogWriter, TurnRecord
+from trunkline.turnlog import TurnLogWriter, TurnRecord
 
 T0 = 1_795_000_000.0
 WINDOWS = [CallWindow("sip-1", T0, T0 + 20), CallWindow("sip-2", T0 + 20.5, T0 + 40)]

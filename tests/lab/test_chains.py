@@ -6,8 +6,8 @@ import pytest
 
 from lab.bandwidth import welch_bandwidth
 from lab.chains import MODEL_RATE, ChainOutput, run_chain
-from lab.paths import CALL_PATHS, CallPath
 from lab.pcm import FloatArray, to_int16
+from trunkline.paths import CALL_PATHS, CallPath
 
 
 @pytest.fixture(scope="module")

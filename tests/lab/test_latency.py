@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lab.latency import compare_paths, latencies_by_path, summarize
-from lab.turnlog import TurnRecord
+from trunkline.turnlog import TurnRecord
 
 T0 = 1_795_000_000.0
 

@@ -19,8 +19,8 @@ from lab.live_plan import LivePlan
 from lab.path_runner import CallRunner, PathRun
 from lab.paths_section import BRIDGE, LOCAL, runners
 from lab.rig import ArmEnds, LabRig
-from lab.turnlog import TIMESTAMPS
 from trunkline.stack import LocalStack
+from trunkline.turnlog import TIMESTAMPS
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 

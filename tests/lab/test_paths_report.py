@@ -19,9 +19,9 @@ from lab.live_plan import SHORT_REPLY, LivePlan, clean_audio
 from lab.path_measures import measure, reference_for
 from lab.path_notes import ab_reading, break_even_ms
 from lab.path_runner import PathRun, Unmeasured
-from lab.paths import CallPath
 from lab.paths_report import PathsResult, PhaseRuns, paths_result, sweep_points
-from lab.turnlog import JsonValue, TurnRecord
+from trunkline.paths import CallPath
+from trunkline.turnlog import JsonValue, TurnRecord
 
 T0 = 1_795_000_000.0
 CALLS = (0,)

@@ -6,8 +6,8 @@ import asyncio
 from dataclasses import dataclass
 
 from lab.path_runner import PathRun
-from lab.paths import CallPath
 from lab.paths_section import RUNNERS, place_rounds, reachable, rotation
+from trunkline.paths import CallPath
 
 LOG: list[tuple[str, str, int]] = []
 

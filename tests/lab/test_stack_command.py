@@ -21,9 +21,9 @@ import aiohttp
 import pytest
 from livekit import rtc
 
-from sip.caller.call import CallerOptions, SimulatedCaller
-from sip.caller.cli import default_speech
-from sip.caller.runner import load_speech
+from lab.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.cli import default_speech
+from lab.caller.runner import load_speech
 from tests.agent.room_rig import Caller, audible_ms
 from tests.realstack.clients import participant
 from trunkline.stack.configs import Ports

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lab.caller.results import BargeIn, CallResult, TurnResult, cadence_stats
 from lab.twilio_runner import call_summary, heard_turns
-from sip.caller.results import BargeIn, CallResult, TurnResult, cadence_stats
 
 T0 = 1_795_000_000.0
 FRAME = 160

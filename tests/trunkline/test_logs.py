@@ -87,6 +87,7 @@ def test_call_context_is_undone_after_the_block(restore_root: None) -> None:
     assert current_call() is None
 
 
+@pytest.mark.expect_log(r"^ERROR t: failed$")
 def test_extra_fields_exceptions_and_odd_values_stay_one_json_line(restore_root: None) -> None:
     out = io.StringIO()
     configure_logging("debug", stream=out)

@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lab.caller.audio import read_wav, write_wav
 from lab.pcm import active_mask, as_float, frame_levels_db
-from sip.caller.audio import read_wav, write_wav
-from sip.resample import resample
 from sip.sidecar.call_page import DEFAULT_PAGE_DIR
 from tests.waiting import eventually
 from trunkline.child import child_process, free_port, trunkline_command, wait_ready
+from trunkline.resample import resample
 from trunkline.stack import LocalStack
 
 from .browser import RATE, Pcm, in_ci

@@ -34,8 +34,8 @@ from agent.sim.tts import SAMPLE_RATE as MODEL_RATE
 from agent.sim.tts import synthesize
 from lab.bandwidth import welch_bandwidth
 from lab.pcm import FloatArray
-from sip.resample import resample
 from tests.realstack.clients import identities
+from trunkline.resample import resample
 from trunkline.stack import LocalStack
 
 from . import playout

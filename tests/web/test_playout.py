@@ -8,8 +8,8 @@ import pytest
 
 from agent.sim.tts import SAMPLE_RATE, synthesize
 from lab.pcm import FloatArray
-from sip.resample import resample
 from tests.web import playout
+from trunkline.resample import resample
 
 RATE = 48000
 

@@ -26,7 +26,7 @@ from openai.types.realtime.realtime_server_event import RealtimeServerEvent
 
 from agent.sim.protocol import types_by_name
 from sip import g711
-from sip.resample import resample
+from trunkline.resample import resample
 
 RATE = 24000
 SPEECH = Path(__file__).resolve().parents[3] / "trunkline" / "data" / "speech"

@@ -20,10 +20,10 @@ import aiohttp
 import numpy as np
 from aiohttp.test_utils import TestClient, TestServer
 
+from lab.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.twiml import Hangup, SipDial
 from lab.sip_leg import SipLegDialer, caller_script, dial_options, dial_status
 from sip import g711
-from sip.caller.call import CallerOptions, SimulatedCaller
-from sip.caller.twiml import Hangup, SipDial
 from sip.sidecar.app import create_app
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink

@@ -11,14 +11,14 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestServer
 
+from lab.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.cli import default_speech
+from lab.caller.results import CallResult
+from lab.caller.runner import load_speech
 from sip.bridge import apology
 from sip.bridge.bridge import Bridge
 from sip.bridge.call import BridgeCall, BridgeOptions
 from sip.bridge.rooms import RoomSettings
-from sip.caller.call import CallerOptions, SimulatedCaller
-from sip.caller.cli import default_speech
-from sip.caller.results import CallResult
-from sip.caller.runner import load_speech
 from sip.sidecar.app import STATE, SidecarState, create_app
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink

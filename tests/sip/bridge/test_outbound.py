@@ -14,7 +14,7 @@ from sip.bridge.gate import GateSettings
 from sip.bridge.outbound import AgentAudio
 from sip.bridge.sink import Stretch
 from sip.sidecar.link import TwilioLink
-from sip.sidecar.local_call import Pacing
+from sip.twilio.pacing import Pacing
 
 FRAME = 160
 

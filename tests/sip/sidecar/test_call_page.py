@@ -28,7 +28,7 @@ from sip.sidecar.call_page import (
     RateLimiter,
     add_call_page,
 )
-from sip.sidecar.local_call import Pacing
+from sip.twilio.pacing import Pacing
 from trunkline import cli
 from trunkline.config import LiveKitCredentials, settings_from_env
 

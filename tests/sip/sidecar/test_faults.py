@@ -28,15 +28,16 @@ from agent.sim.embedded import run_simulator
 from agent.sim.options import SimOptions
 from agent.sim.script import Script
 from agent.sim.timing import Chunking, ThinkTime
+from lab.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.cli import default_speech
+from lab.caller.results import CallResult
+from lab.caller.runner import load_speech
 from sip.bridge import apology
-from sip.caller.call import CallerOptions, SimulatedCaller
-from sip.caller.cli import default_speech
-from sip.caller.results import CallResult
-from sip.caller.runner import load_speech
 from sip.sidecar.app import STATE, SidecarState, create_app
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
-from sip.sidecar.local_call import LocalAgentCall, Pacing, local_backend_factory
+from sip.sidecar.local_call import LocalAgentCall, local_backend_factory
+from sip.twilio.pacing import Pacing
 from sip.twilio.protocol import SAMPLE_RATE
 from tests.agent.faulty_model import Fault, FaultyModel
 from tests.waiting import eventually

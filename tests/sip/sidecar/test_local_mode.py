@@ -22,17 +22,18 @@ from agent.sim.options import SimOptions
 from agent.sim.script import Script, ToolCall, Turn
 from agent.sim.session import SimSession
 from agent.sim.timing import Chunking, ThinkTime
-from lab.turnlog import read_turnlogs
-from sip.caller.call import CallerOptions, SimulatedCaller
-from sip.caller.cli import default_speech
-from sip.caller.results import CallResult
-from sip.caller.runner import load_speech
+from lab.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.cli import default_speech
+from lab.caller.results import CallResult
+from lab.caller.runner import load_speech
 from sip.sidecar.app import STATE, SidecarState, create_app
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
-from sip.sidecar.local_call import LocalAgentCall, Pacing, local_backend_factory
+from sip.sidecar.local_call import LocalAgentCall, local_backend_factory
+from sip.twilio.pacing import Pacing
 from tests.waiting import eventually
 from trunkline.config import settings_from_env
+from trunkline.turnlog import read_turnlogs
 
 pytestmark = pytest.mark.slow
 

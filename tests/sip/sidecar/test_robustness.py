@@ -27,12 +27,13 @@ import agent.sim.embedded  # noqa: F401 - registers Silero on the main thread, a
 from agent.model import ModelFactory, ModelSettings
 from agent.sim.options import SimOptions
 from agent.sim.timing import Chunking, ThinkTime
-from sip.caller.call import CallerOptions, SimulatedCaller
-from sip.caller.cli import default_speech
-from sip.caller.results import CallResult
-from sip.caller.runner import load_speech
+from lab.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.cli import default_speech
+from lab.caller.results import CallResult
+from lab.caller.runner import load_speech
 from sip.sidecar.app import STATE, create_app
-from sip.sidecar.local_call import Pacing, local_backend_factory
+from sip.sidecar.local_call import local_backend_factory
+from sip.twilio.pacing import Pacing
 from trunkline.config import settings_from_env
 
 pytestmark = pytest.mark.slow

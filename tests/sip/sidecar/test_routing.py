@@ -15,14 +15,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import REGISTRY
 
-from sip.caller.call import (
+from lab.caller.call import (
     CallerOptions,
     CallNotConnected,
     SimulatedCaller,
     SipDialOutcome,
 )
-from sip.caller.results import CadenceStats, CallResult
-from sip.caller.twiml import Hangup, Redirect, SipDial, Stream, parse
+from lab.caller.results import CadenceStats, CallResult
+from lab.caller.twiml import Hangup, Redirect, SipDial, Stream, parse
 from sip.sidecar.app import STATE, SidecarState, create_app
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink

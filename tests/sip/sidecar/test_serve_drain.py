@@ -21,10 +21,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from sip.caller.call import CallerOptions, SimulatedCaller
-from sip.caller.cli import default_speech
-from sip.caller.results import CallResult
-from sip.caller.runner import load_speech
+from lab.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.cli import default_speech
+from lab.caller.results import CallResult
+from lab.caller.runner import load_speech
 from trunkline.child import MODE_VARIABLES, free_port, wait_ready
 
 pytestmark = pytest.mark.slow

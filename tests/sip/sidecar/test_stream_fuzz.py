@@ -1,6 +1,6 @@
 """Mutated media streams against the real local-mode sidecar, while an honest caller talks.
 
-The hostile peer (``sip.caller.hostile``) sends each stream a spoiled Twilio sequence: renamed
+The hostile peer (``lab.caller.hostile``) sends each stream a spoiled Twilio sequence: renamed
 events, dropped and retyped fields, payloads past every limit, UTF-16 and invalid UTF-8, binary
 frames, truncated JSON, duplicated, swapped and missing messages, sockets closed half-way —
 most streams with a real stream token, so the spoiled messages reach a live agent session. Per
@@ -23,12 +23,13 @@ from aiohttp.test_utils import TestServer
 from agent.model import ModelFactory, ModelSettings
 from agent.sim.options import SimOptions
 from agent.sim.timing import Chunking, ThinkTime
-from sip.caller.call import CallerOptions, SimulatedCaller
-from sip.caller.cli import default_speech
-from sip.caller.hostile import CLEAN_CLOSES, Mutator, StreamOutcome, hostile_stream
-from sip.caller.runner import load_speech
+from lab.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.cli import default_speech
+from lab.caller.hostile import CLEAN_CLOSES, Mutator, StreamOutcome, hostile_stream
+from lab.caller.runner import load_speech
 from sip.sidecar.app import STATE, SidecarState, create_app
-from sip.sidecar.local_call import Pacing, local_backend_factory
+from sip.sidecar.local_call import local_backend_factory
+from sip.twilio.pacing import Pacing
 from tests.waiting import eventually
 from trunkline.config import settings_from_env
 

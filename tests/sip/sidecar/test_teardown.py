@@ -29,7 +29,8 @@ from agent.sim.script import Script, ToolCall, Turn
 from agent.sim.timing import Chunking, ThinkTime
 from sip.sidecar.backend import CallInfo
 from sip.sidecar.link import TwilioLink
-from sip.sidecar.local_call import LocalAgentCall, Pacing
+from sip.sidecar.local_call import LocalAgentCall
+from sip.twilio.pacing import Pacing
 from tests.agent.faulty_model import FaultyModel
 from tests.agent.room_rig import agent_tasks
 from tests.waiting import eventually

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 from livekit import rtc
 from livekit.agents.voice.io import PlaybackFinishedEvent
 
-from sip.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.call import CallerOptions, SimulatedCaller
 from sip.sidecar.app import create_app
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink

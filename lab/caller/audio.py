@@ -13,8 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from sip import g711
-from sip.resample import resample
 from sip.twilio.protocol import FRAME_BYTES, SAMPLE_RATE
+from trunkline.resample import resample
 
 Pcm = npt.NDArray[np.int16]
 

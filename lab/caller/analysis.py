@@ -7,10 +7,10 @@ latency it measured) to the shared turn log, and the agent's side contributes th
 from __future__ import annotations
 
 from lab.bandwidth import NoActiveAudio, fft_bin_bandwidth, welch_bandwidth
-from lab.paths import CallPath
-from lab.turnlog import JsonValue, TurnRecord
-from sip.caller.results import CallResult
+from lab.caller.results import CallResult
 from sip.twilio.protocol import SAMPLE_RATE
+from trunkline.paths import CallPath
+from trunkline.turnlog import JsonValue, TurnRecord
 
 
 def audio_figures(result: CallResult) -> dict[str, JsonValue]:

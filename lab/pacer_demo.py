@@ -1,6 +1,6 @@
 """The pacer at work on a bursty reply: what a caller's line receives, paced and not.
 
-Run it with ``python -m trunkline.pacer_demo`` (``make demo`` places a whole simulated call).
+Run it with ``python -m lab.pacer_demo`` (``make demo`` places a whole simulated call).
 
 A realtime model delivers a reply in bursts — 50–500 ms chunks after stalls of up to 300 ms,
 faster than real time on average. Forwarding each burst as it arrives (what most Twilio demos
@@ -27,7 +27,7 @@ from livekit.plugins.pacer import PacedFrame, PacedStream, SegmentStats, shared_
 from rich.console import Console
 from rich.table import Table
 
-from sip.resample import resample
+from trunkline.resample import resample
 
 Pcm = npt.NDArray[np.int16]
 

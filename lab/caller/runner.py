@@ -7,9 +7,9 @@ from pathlib import Path
 
 import aiohttp
 
-from sip.caller.audio import read_wav, speech_frames, trim_to_speech
-from sip.caller.call import CallerOptions, SimulatedCaller
-from sip.caller.results import CallResult
+from lab.caller.audio import read_wav, speech_frames, trim_to_speech
+from lab.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.results import CallResult
 
 
 def load_speech(paths: Sequence[Path]) -> list[list[bytes]]:

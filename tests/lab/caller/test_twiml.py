@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sip.caller.twiml import Hangup, Redirect, SipDial, Stream, TwimlError, parse
+from lab.caller.twiml import Hangup, Redirect, SipDial, Stream, TwimlError, parse
 from sip.twilio.twiml import apology, connect_stream, dial, dial_sip, hangup, redirect
 
 

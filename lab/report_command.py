@@ -1,7 +1,7 @@
 """``trunkline report FILE...``: per-path latency from turn logs, as a table, JSON and plots.
 
 Reads the one-JSON-line-per-turn logs the agent, the sidecar and the caller simulator write
-(:mod:`lab.turnlog`), merges the lines of each turn, and summarises per path — then compares
+(:mod:`trunkline.turnlog`), merges the lines of each turn, and summarises per path — then compares
 each path with a baseline (``--baseline``, default ``twilio-ws``): the difference of median
 latency with a 95 % bootstrap interval, of p90 and of underruns, which is what a number split
 between the telephony paths (``TRUNKLINE_SIP_SHARE``) is for. Bad lines are listed on stderr
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from lab.latency import compare_paths, latencies_by_path, summarize
     from lab.plots import latency_cdf, waterfall_bars
     from lab.tables import comparison_cells, latency_cells, rich_table, table_console
-    from lab.turnlog import merge_turns, read_turnlogs
+    from trunkline.turnlog import merge_turns, read_turnlogs
 
     console = table_console()
     log = read_turnlogs(args.files)

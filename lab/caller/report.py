@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sip.caller.results import CallResult, TurnResult
+from lab.caller.results import CallResult, TurnResult
 
 
 def _ms(value: float | None) -> str:

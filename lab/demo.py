@@ -21,16 +21,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from lab.caller.analysis import audio_figures, turn_records
+from lab.caller.audio import write_wav
+from lab.caller.call import CallerOptions
+from lab.caller.cli import default_speech
+from lab.caller.report import turn_table
+from lab.caller.results import CallResult
+from lab.caller.runner import load_speech, place_call
 from lab.plots import call_timeline
-from lab.turnlog import TurnLogWriter, TurnRecord, merge_turns, read_turnlogs
-from sip.caller.analysis import audio_figures, turn_records
-from sip.caller.audio import write_wav
-from sip.caller.call import CallerOptions
-from sip.caller.cli import default_speech
-from sip.caller.report import turn_table
-from sip.caller.results import CallResult
-from sip.caller.runner import load_speech, place_call
 from trunkline.child import embedded_sidecar, free_port, wait_ready
+from trunkline.turnlog import TurnLogWriter, TurnRecord, merge_turns, read_turnlogs
 
 OUT = Path("out/demo")
 #: The simulator's lines for the demo's call: a reply to the key press, a reply long enough to

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lab.turnlog import (
+from trunkline.turnlog import (
     TurnLogError,
     TurnLogWriter,
     TurnRecord,

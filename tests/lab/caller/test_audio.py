@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sip.caller.audio import LineNoise, speech_frames, trim_to_speech
+from lab.caller.audio import LineNoise, speech_frames, trim_to_speech
 
 
 @pytest.mark.parametrize("floor_dbfs", [-80.0, -50.0])

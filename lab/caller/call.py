@@ -26,11 +26,11 @@ import aiohttp
 import numpy as np
 from twilio.request_validator import RequestValidator
 
+from lab.caller.audio import LineNoise
+from lab.caller.playout import Playout
+from lab.caller.results import BargeIn, CallResult, TurnResult, cadence_stats
+from lab.caller.twiml import Answer, Hangup, Redirect, SipDial, Stream, parse
 from sip import g711
-from sip.caller.audio import LineNoise
-from sip.caller.playout import Playout
-from sip.caller.results import BargeIn, CallResult, TurnResult, cadence_stats
-from sip.caller.twiml import Answer, Hangup, Redirect, SipDial, Stream, parse
 from sip.twilio import protocol as p
 from sip.twilio.security import SIGNATURE_HEADER
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sip.caller.playout import SILENT_FRAME, Playout
+from lab.caller.playout import SILENT_FRAME, Playout
 
 
 def test_marks_echo_only_after_their_audio_played() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sip.resample import StreamResampler, resample
+from trunkline.resample import StreamResampler, resample
 
 
 def _tone(freq: float, rate: int, seconds: float = 1.0, amp: float = 10000) -> np.ndarray:

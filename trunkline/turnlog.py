@@ -39,7 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, TypeAlias, cast
 
-from lab.paths import CALL_PATHS, CallPath
+from trunkline.paths import CALL_PATHS, CallPath
 
 SCHEMA_VERSION: Final = 1
 
@@ -205,7 +205,7 @@ def _epoch(obj: Mapping[str, object], name: str) -> float | None:
     if value is not None and value < _EPOCH_MIN:
         raise TurnLogError(
             f"{name}={value} looks like a time.monotonic() reading, not epoch seconds "
-            "(time.time()); convert it with lab.turnlog.epoch_from_monotonic"
+            "(time.time()); convert it with trunkline.turnlog.epoch_from_monotonic"
         )
     if value is not None and value > _EPOCH_MAX:
         raise TurnLogError(f"{name}={value} looks like milliseconds; write epoch seconds")

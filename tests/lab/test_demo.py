@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.turnlog import read_turnlogs
+from trunkline.turnlog import read_turnlogs
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_the_demo_call_is_answered_interrupted_and_ended_by_the_agent(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     run = subprocess.run(
-        [sys.executable, "-m", "trunkline.demo", "--out", str(out)],
+        [sys.executable, "-m", "lab.demo", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=240,

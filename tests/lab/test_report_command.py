@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.paths import CallPath
-from lab.turnlog import TurnLogWriter, TurnRecord
 from trunkline import cli
+from trunkline.paths import CallPath
+from trunkline.turnlog import TurnLogWriter, TurnRecord
 
 T0 = 1_795_000_000.0
 

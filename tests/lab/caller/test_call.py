@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from sip.caller import call as call_module
-from sip.caller.call import CallerOptions, SimulatedCaller
+from lab.caller import call as call_module
+from lab.caller.call import CallerOptions, SimulatedCaller
 from sip.twilio import protocol as p
 from sip.twilio.twiml import connect_stream
 

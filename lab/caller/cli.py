@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from sip.caller.call import CallerOptions, CallNotConnected
-    from sip.caller.report import print_result, result_json
-    from sip.caller.runner import load_speech, place_call
+    from lab.caller.call import CallerOptions, CallNotConnected
+    from lab.caller.report import print_result, result_json
+    from lab.caller.runner import load_speech, place_call
 
     if args.turns < 1:
         raise SystemExit("--turns must be at least 1")
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result_json(result), indent=2))
     if args.record:
-        from sip.caller.audio import write_wav
+        from lab.caller.audio import write_wav
 
         write_wav(args.record, result.heard, 8000)
     return 0 if result.turns and all(t.latency_ms is not None for t in result.turns) else 1

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import signal
 
+from lab.caller.analysis import audio_figures
+from lab.caller.results import CadenceStats, CallResult, TurnResult
 from sip import g711
-from sip.caller.analysis import audio_figures
-from sip.caller.results import CadenceStats, CallResult, TurnResult
 
 RATE = 8000
 
