@@ -15,13 +15,8 @@ ARG NODE_VERSION=20
 # -- build: the locked dependencies and the project, into one virtualenv ----------------------
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 
-# pesq is published only as source, so a C compiler is needed; it stays in this stage.
-# Versions come from the pinned base image's Debian release.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && rm -rf /var/lib/apt/lists/*
-
+# The product's dependencies only (requirements.lock): the lab's and the dev tools' are in
+# requirements-dev.lock and never enter an image. Every one of them is a wheel: no compiler.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH

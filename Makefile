@@ -17,7 +17,7 @@ help:
 	@echo "make livekit  - build livekit-server and livekit-sip from their Go modules into .tools/bin"
 	@echo "make stack    - run Redis, livekit-server, livekit-sip, the worker and the sidecar here"
 	@echo "make web      - type-check and build the browser call page (web/ -> web/dist)"
-	@echo "make lock     - re-resolve requirements.lock (hashed, no download addresses)"
+	@echo "make lock     - re-resolve requirements(-dev).lock (hashed, no download addresses)"
 	@echo "make clean    - remove the virtualenv and generated output"
 
 $(BIN)/python:
@@ -26,17 +26,21 @@ $(BIN)/python:
 $(BIN)/uv: | $(BIN)/python
 	@command -v uv >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
 
-$(STAMP): requirements.lock pyproject.toml plugins/livekit-plugins-pacer/pyproject.toml | $(BIN)/python $(BIN)/uv
-	$(UV) pip install --python $(BIN)/python --require-hashes -r requirements.lock
+# The product, the lab and the dev tools: requirements-dev.lock. The images install the product
+# alone from requirements.lock (same versions: it is resolved within the dev lock).
+$(STAMP): requirements-dev.lock pyproject.toml plugins/livekit-plugins-pacer/pyproject.toml | $(BIN)/python $(BIN)/uv
+	$(UV) pip install --python $(BIN)/python --require-hashes -r requirements-dev.lock
 	$(UV) pip install --python $(BIN)/python --no-deps -e plugins/livekit-plugins-pacer -e .
 	@touch $@
 
 venv: $(STAMP)
 
+LOCK_FLAGS := --generate-hashes --python-version 3.11 --no-emit-package livekit-plugins-pacer \
+	  --custom-compile-command "make lock"
+
 lock: | $(BIN)/uv
-	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
-	  --no-emit-package livekit-plugins-pacer --custom-compile-command "make lock" \
-	  -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra lab --group dev $(LOCK_FLAGS) -o requirements-dev.lock
+	$(UV) pip compile pyproject.toml -c requirements-dev.lock $(LOCK_FLAGS) -o requirements.lock
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

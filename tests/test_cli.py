@@ -58,3 +58,23 @@ def test_missing_command_is_an_error(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as exc:
         cli.main([], commands={"alpha": cli.Command("nowhere", "x")})
     assert exc.value.code == 2
+
+
+def test_a_command_whose_lab_library_is_missing_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "trunkline_lab_probe", None)  # an import that fails …
+    table = {"measure": cli.Command("trunkline_lab_probe", "needs a lab library")}
+    # … with ModuleNotFoundError naming a library that is not ours, as `import scipy` would
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["measure"], commands=table)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "trunkline measure: needs 'trunkline_lab_probe'" in err
+    assert "pip install 'trunkline[lab]'" in err
+
+
+def test_a_missing_module_of_our_own_is_a_bug_and_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = {"gone": cli.Command("lab.no_such_command_module", "a typo in the table")}
+    with pytest.raises(ModuleNotFoundError):
+        cli.main(["gone"], commands=table)

@@ -148,6 +148,37 @@ def test_dependencies_come_only_from_the_hashed_lock() -> None:
     assert copies.index("requirements.lock ./") < copies.index(". .")
 
 
+def _locked(name: str) -> dict[str, str]:
+    """Package → version pinned in a lock file."""
+    text = (ROOT / name).read_text()
+    return dict(re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^ \\\n]+)", text, re.M))
+
+
+def test_the_image_s_lock_holds_the_product_alone_at_the_dev_lock_s_versions() -> None:
+    """The lab's own libraries (pesq needs a compiler; scipy and matplotlib are large) and the
+    dev tools never enter an image; what does is exactly what ``make test`` tested. (``av``,
+    ``rich``, ``psutil`` and ``PyJWT`` stay: livekit-agents and livekit-api need them.)"""
+    product, everything = _locked("requirements.lock"), _locked("requirements-dev.lock")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    lab = set(project["project"]["optional-dependencies"]["lab"])
+    dev = set(project["dependency-groups"]["dev"])
+    assert {"livekit-agents", "twilio", "aiohttp", "soxr", "libsonic"} <= product.keys()
+    needed_by_livekit = {"av", "rich", "psutil", "PyJWT"}
+    leaked = {name for name in product if name.lower() in {n.lower() for n in lab | dev}}
+    assert leaked <= {n.lower() for n in needed_by_livekit}, leaked
+    assert {"pesq", "pystoi", "scipy", "matplotlib", "pytest", "mypy", "playwright"}.isdisjoint(
+        product
+    )
+    assert {n: v for n, v in product.items() if everything.get(n) != v} == {}
+    assert {n.lower() for n in lab | dev} <= {n.lower() for n in everything}
+
+
+def test_no_stage_installs_a_compiler() -> None:
+    for name in ("build", "runtime", "sidecar", "agent"):
+        runs = " ".join(stage(name).args("RUN"))
+        assert "gcc" not in runs and "build-essential" not in runs, name
+
+
 def test_the_runtime_runs_as_a_numeric_non_root_user_without_a_compiler() -> None:
     runtime = stage("runtime")
     assert runtime.args("USER") == ["${UID}"]
@@ -216,6 +247,7 @@ def test_secrets_environments_and_output_stay_out_of_images(path: str) -> None:
     "path",
     [
         "requirements.lock",
+        "requirements-dev.lock",
         "pyproject.toml",
         "README.md",
         "agent.py",

@@ -80,10 +80,31 @@ def build_parser(commands: dict[str, Command], chosen: str | None) -> argparse.A
     for name, spec in commands.items():
         p = sub.add_parser(name, help=spec.summary, description=spec.summary)
         if name == chosen:
-            module = cast(CommandModule, importlib.import_module(spec.module))
+            module = cast(CommandModule, _import(parser, name, spec.module))
             module.configure(p)
             p.set_defaults(run=module.run)
     return parser
+
+
+#: our own top-level packages: a missing one of these is a bug, not a missing extra
+OURS = frozenset({"trunkline", "agent", "sip", "lab", "bench", "livekit"})
+
+
+def _import(parser: argparse.ArgumentParser, command: str, module: str) -> object:
+    """The command's module. The product is installed without the lab's libraries (the images
+    carry none): a command that needs them says which and how to get them."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if not missing or missing in OURS:
+            raise
+        parser.exit(
+            2,
+            f"trunkline {command}: needs {missing!r}, one of the measurement lab's libraries, "
+            "which this installation does not have: pip install 'trunkline[lab]' "
+            "(make demo and make test install them)\n",
+        )
 
 
 def main(argv: Sequence[str] | None = None, commands: dict[str, Command] | None = None) -> int:

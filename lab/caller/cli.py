@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import os
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lab.caller.call import SipDialer
 
 
 def default_speech() -> list[Path]:
@@ -48,10 +53,42 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="line-noise seed")
     parser.add_argument(
         "--path",
-        choices=["twilio-ws"],
-        help="ask the webhook to stream this call (?trunkline_path=twilio-ws) whatever its "
-        "TRUNKLINE_SIP_SHARE says: this caller cannot place the sip path's SIP leg",
+        choices=["twilio-ws", "sip"],
+        help="ask the webhook for this path (?trunkline_path=...) whatever its "
+        "TRUNKLINE_SIP_SHARE says (sip needs --sip-from)",
     )
+    parser.add_argument(
+        "--sip-from",
+        metavar="ADDRESS",
+        help="when the webhook answers <Dial><Sip> (a split's sip path), place that SIP leg as "
+        "Twilio would, from this IP address (one LiveKit SIP reaches; livekit-sip ignores "
+        "loopback): the TwiML's URI, digest credentials and X- headers, μ-law RTP. Without it "
+        "such a call is reported as not connected",
+    )
+    parser.add_argument(
+        "--from", dest="from_number", default="+15550100001", help="the caller's number"
+    )
+    parser.add_argument(
+        "--to",
+        dest="to_number",
+        default="+15550100002",
+        help="the number dialled (a split's SIP leg dials LiveKit for it: use the provisioned one)",
+    )
+
+
+def sip_dialer(args: argparse.Namespace) -> SipDialer | None:
+    """The lab's SIP caller for a ``<Dial><Sip>`` leg, when ``--sip-from`` says where from."""
+    if args.sip_from is None:
+        if args.path == "sip":
+            raise SystemExit("--path sip needs --sip-from: the address to place the SIP leg from")
+        return None
+    from lab.sip_leg import SipLegDialer
+
+    try:
+        ipaddress.ip_address(args.sip_from)
+    except ValueError:
+        raise SystemExit(f"--sip-from must be an IP address, not {args.sip_from!r}") from None
+    return SipLegDialer(args.sip_from)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.turns < 1:
         raise SystemExit("--turns must be at least 1")
+    dialer = sip_dialer(args)
     wavs = args.wav or default_speech()
     options = CallerOptions(
         url=args.url,
@@ -76,9 +114,11 @@ def run(args: argparse.Namespace) -> int:
         auth_token=args.auth_token,
         seed=args.seed,
         path=args.path,
+        from_number=args.from_number,
+        to_number=args.to_number,
     )
     try:
-        result = asyncio.run(place_call(options))
+        result = asyncio.run(place_call(options, sip_dialer=dialer))
     except CallNotConnected as exc:
         print(f"trunkline call: the call was not connected: {exc}", file=sys.stderr)
         return 1

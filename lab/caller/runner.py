@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 
 from lab.caller.audio import read_wav, speech_frames, trim_to_speech
-from lab.caller.call import CallerOptions, SimulatedCaller
+from lab.caller.call import CallerOptions, SimulatedCaller, SipDialer
 from lab.caller.results import CallResult
 
 
@@ -22,9 +22,11 @@ def load_speech(paths: Sequence[Path]) -> list[list[bytes]]:
 
 
 async def place_call(
-    options: CallerOptions, session: aiohttp.ClientSession | None = None
+    options: CallerOptions,
+    session: aiohttp.ClientSession | None = None,
+    sip_dialer: SipDialer | None = None,
 ) -> CallResult:
     if session is not None:
-        return await SimulatedCaller(options, session).run()
+        return await SimulatedCaller(options, session, sip_dialer).run()
     async with aiohttp.ClientSession() as own:
-        return await SimulatedCaller(options, own).run()
+        return await SimulatedCaller(options, own, sip_dialer).run()
