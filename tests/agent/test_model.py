@@ -10,8 +10,7 @@ import pytest
 from agent.model import DEFAULT_MODEL, DEFAULT_VOICE, SIM_API_KEY, ModelFactory, ModelSettings
 from agent.sim.options import SimOptions
 from agent.sim.timing import ThinkTime
-
-from .sim.harness import eventually
+from tests.waiting import eventually
 
 
 def settings(env: dict[str, str], sim: SimOptions | None = None) -> ModelSettings:
@@ -96,7 +95,8 @@ async def test_without_a_key_one_simulator_serves_every_model(
             # both connected, and each applied the plugin's session.update (which turns on
             # input transcription, off by default on the service)
             await eventually(
-                lambda: len(sim.sessions) == 2 and all(s.settings.transcribe for s in sim.sessions)
+                lambda: len(sim.sessions) == 2 and all(s.settings.transcribe for s in sim.sessions),
+                within_s=10,
             )
             for live in sim.sessions:
                 vad = live.config["audio"]["input"]["turn_detection"]

@@ -201,12 +201,3 @@ def check_server_event(event: dict[str, Any]) -> None:
     model.model_validate(event)
     unknown = set(event) - set(model.model_fields)
     assert not unknown, f"{event['type']} has fields the service does not send: {unknown}"
-
-
-async def eventually(condition: Callable[[], bool], within_s: float = 10.0) -> None:
-    """Poll state that has no event to wait on (the simulator's, seen from outside)."""
-    for _ in range(int(within_s / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"condition not met within {within_s} s")
