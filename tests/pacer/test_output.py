@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -102,15 +103,33 @@ def leaf() -> Leaf:
     return Leaf()
 
 
-@pytest.fixture
-def out(leaf: Leaf, ticker: Ticker) -> PacedAudioOutput:
-    return PacedAudioOutput(leaf, ticker=ticker)
+Make = Callable[..., PacedAudioOutput]
 
 
 @pytest.fixture
-def held(leaf: Leaf, ticker: Ticker) -> PacedAudioOutput:
+async def make(ticker: Ticker) -> AsyncIterator[Make]:
+    """``PacedAudioOutput(inner, **kwargs)`` on the virtual ticker, closed after the test."""
+    made: list[PacedAudioOutput] = []
+
+    def make(inner: io.AudioOutput, **kwargs: Any) -> PacedAudioOutput:
+        kwargs.setdefault("ticker", ticker)
+        made.append(PacedAudioOutput(inner, **kwargs))
+        return made[-1]
+
+    yield make
+    for out in made:
+        await out.aclose()
+
+
+@pytest.fixture
+def out(leaf: Leaf, make: Make) -> PacedAudioOutput:
+    return make(leaf)
+
+
+@pytest.fixture
+def held(leaf: Leaf, make: Make) -> PacedAudioOutput:
     """The start hold alone (no adaptive playout): a stall after 100 ms becomes silence."""
-    return PacedAudioOutput(leaf, ticker=ticker, stretch=None)
+    return make(leaf, stretch=None)
 
 
 async def test_the_session_sees_the_inner_rate_through_every_decorator(
@@ -119,6 +138,7 @@ async def test_the_session_sees_the_inner_rate_through_every_decorator(
     assert out.sample_rate == 8000
     sync = TranscriptSynchronizer(next_in_chain_audio=out, next_in_chain_text=None)
     assert sync.audio_output.sample_rate == 8000
+    await sync.aclose()
 
 
 async def test_paced_frames_reach_the_leaf_and_its_position_comes_back(
@@ -230,8 +250,10 @@ async def test_progress_is_mapped_past_inserted_silence(
     assert seen[1].duration == pytest.approx(0.1)  # all of the second capture
 
 
-async def test_frames_at_another_rate_are_resampled(clock: VirtualClock, leaf: Leaf) -> None:
-    out = PacedAudioOutput(leaf, ticker=Ticker(clock))
+async def test_frames_at_another_rate_are_resampled(
+    clock: VirtualClock, leaf: Leaf, make: Make
+) -> None:
+    out = make(leaf)
     t = np.arange(24000) / 24000
     tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
     for i in range(0, 24000, 2400):
@@ -242,9 +264,9 @@ async def test_frames_at_another_rate_are_resampled(clock: VirtualClock, leaf: L
     assert abs(leaf.received - 1.0) < 0.03
 
 
-async def test_an_any_rate_leaf_gets_the_model_rate(clock: VirtualClock) -> None:
+async def test_an_any_rate_leaf_gets_the_model_rate(clock: VirtualClock, make: Make) -> None:
     leaf = Leaf(sample_rate=None)
-    out = PacedAudioOutput(leaf, ticker=Ticker(clock))
+    out = make(leaf)
     assert out.sample_rate is None
     await out.capture_frame(frame(ramp(4800), rate=24000))
     out.flush()
@@ -252,13 +274,14 @@ async def test_an_any_rate_leaf_gets_the_model_rate(clock: VirtualClock) -> None
     assert {(f.sample_rate, f.samples_per_channel) for f in leaf.frames} == {(24000, 480)}
 
 
-async def test_lead_defaults_to_room_lead_only_above_roomio(ticker: Ticker) -> None:
+async def test_lead_defaults_to_room_lead_only_above_roomio(make: Make) -> None:
     room = Leaf(label="RoomIO")
     assert default_lead_ms(room) == ROOM_LEAD_MS
     wrapped = TranscriptSynchronizer(next_in_chain_audio=room, next_in_chain_text=None)
-    assert PacedAudioOutput(wrapped.audio_output, ticker=ticker).lead_ms == ROOM_LEAD_MS
-    assert PacedAudioOutput(Leaf(), ticker=ticker).lead_ms == 0
-    assert PacedAudioOutput(room, lead_ms=40, ticker=ticker).lead_ms == 40
+    assert make(wrapped.audio_output).lead_ms == ROOM_LEAD_MS
+    assert make(Leaf()).lead_ms == 0
+    assert make(room, lead_ms=40).lead_ms == 40
+    await wrapped.aclose()
 
 
 async def test_pause_stops_frames_and_reaches_the_leaf(
@@ -283,9 +306,11 @@ async def test_stereo_is_refused(out: PacedAudioOutput) -> None:
         await out.capture_frame(rtc.AudioFrame(b"\x00" * 640, 8000, 2, 160))
 
 
-async def test_segment_stats_reach_the_callback(clock: VirtualClock, leaf: Leaf) -> None:
+async def test_segment_stats_reach_the_callback(
+    clock: VirtualClock, leaf: Leaf, make: Make
+) -> None:
     seen: list[SegmentStats] = []
-    out = PacedAudioOutput(leaf, ticker=Ticker(clock), on_segment=seen.append)
+    out = make(leaf, on_segment=seen.append)
     await out.capture_frame(frame(ramp(800)))
     out.flush()
     await run_for(clock, 0.3)
@@ -297,7 +322,7 @@ async def test_in_a_real_agent_session(leaf: Leaf) -> None:
     """AgentSession resamples the 24 kHz reply to the leaf's 8 kHz before the pacer frames it;
     an interruption truncates the reply where the leaf stopped."""
     session: AgentSession[None] = AgentSession()
-    session.output.audio = PacedAudioOutput(leaf)
+    session.output.audio = out = PacedAudioOutput(leaf)
     await session.start(Agent(instructions="test"), record=False)
 
     async def reply(seconds: float) -> AsyncIterator[rtc.AudioFrame]:
@@ -323,6 +348,7 @@ async def test_in_a_real_agent_session(leaf: Leaf) -> None:
     assert "clear" in leaf.calls
     assert len(leaf.frames) < 100
     await session.aclose()
+    await out.aclose()
 
 
 class SlowLeaf(Leaf):
@@ -339,11 +365,11 @@ class SlowLeaf(Leaf):
 
 
 async def test_late_gaps_are_counted_where_frames_reach_the_inner_output(
-    clock: VirtualClock,
+    clock: VirtualClock, make: Make
 ) -> None:
     leaf = SlowLeaf()
     seen: list[SegmentStats] = []
-    out = PacedAudioOutput(leaf, ticker=Ticker(clock), stretch=None, on_segment=seen.append)
+    out = make(leaf, stretch=None, on_segment=seen.append)
     await out.capture_frame(frame(ramp(8000)))
     out.flush()  # starts at once; one frame every 20 ms, no lead
     await run_for(clock, 0.1)
@@ -359,10 +385,10 @@ async def test_late_gaps_are_counted_where_frames_reach_the_inner_output(
 
 
 async def test_finished_segments_are_reported_before_a_cut_one(
-    clock: VirtualClock, leaf: Leaf
+    clock: VirtualClock, leaf: Leaf, make: Make
 ) -> None:
     seen: list[SegmentStats] = []
-    out = PacedAudioOutput(leaf, ticker=Ticker(clock), stretch=None, on_segment=seen.append)
+    out = make(leaf, stretch=None, on_segment=seen.append)
     await out.capture_frame(frame(ramp(160)))
     out.flush()
     await out.capture_frame(frame(ramp(1600)))

@@ -212,6 +212,7 @@ async def test_the_output_reports_model_time_through_stretched_frames(clock: Vir
     leaf.finish()
     ev = await asyncio.wait_for(out.wait_for_playout(), 1.0)
     assert not ev.interrupted and ev.playback_position == 1200 / 8000
+    await out.aclose()
 
 
 async def test_a_late_send_beyond_what_the_sink_held_is_a_heard_gap(

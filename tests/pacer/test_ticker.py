@@ -92,6 +92,7 @@ def test_late_wakeup_is_seen_by_clients_and_past_slots_are_not_rebooked(
     assert client.woken[1] == pytest.approx(1000.05)
 
 
+@pytest.mark.expect_log(r"paced stream failed on tick")
 def test_a_failing_client_does_not_stop_the_others(clock: VirtualClock, ticker: Ticker) -> None:
     class Broken:
         tick_slot: int | None = None
