@@ -27,6 +27,7 @@ from livekit.plugins.pacer import (
     VirtualClock,
     default_lead_ms,
 )
+from livekit.plugins.pacer.testing import run_for
 
 from .helpers import ramp
 
@@ -89,13 +90,6 @@ class Leaf(io.AudioOutput):
 
 def frame(pcm: np.ndarray, rate: int = 8000) -> rtc.AudioFrame:
     return rtc.AudioFrame(pcm.tobytes(), rate, 1, len(pcm))
-
-
-async def run_for(clock: VirtualClock, seconds: float) -> None:
-    for _ in range(round(seconds / 0.01)):
-        clock.advance(0.01)
-        for _ in range(3):
-            await asyncio.sleep(0)
 
 
 @pytest.fixture

@@ -21,9 +21,10 @@ from livekit.plugins.pacer import (
     Ticker,
     VirtualClock,
 )
+from livekit.plugins.pacer.testing import run_for
 
 from .helpers import RecordingSink, ramp, voice
-from .test_output import Leaf, frame, run_for
+from .test_output import Leaf, frame
 
 T0 = 1000.0
 F = 160
