@@ -69,6 +69,11 @@ class _Entry:
     timeline: Timeline | None = None
     handed: bool = False
     """Some of its frames reached the inner output, which will report its playback."""
+    complete: bool = False
+    """All of its frames reached the inner output, and then its end (a flush)."""
+    cut: bool = False
+    """A clear came before it was complete: audio of it that never reached the inner output
+    was dropped, so it is reported as interrupted whatever the inner output says."""
     done: bool = False
     position: float = 0.0
     interrupted: bool = False
@@ -132,7 +137,8 @@ class PacedAudioOutput(io.AudioOutput):
         self._entries: deque[_Entry] = deque()
         self._capturing: _Entry | None = None
         self._by_segment: dict[int, _Entry] = {}
-        self._inner_open = False
+        self._inner_entry: _Entry | None = None
+        """The entry whose frames the inner output's open segment holds (until its flush)."""
         self._paused = False
 
     @property
@@ -193,11 +199,17 @@ class PacedAudioOutput(io.AudioOutput):
             self._playout.reset()
         if self._stream is not None:
             self._stream.clear()
-        # segments none of whose frames reached the inner output played nothing; the one the
-        # inner output holds is reported by it once the interrupt below reaches it
+        # segments none of whose frames reached the inner output played nothing; one the inner
+        # output holds is reported by it once the interrupt below reaches it, as interrupted if
+        # the clear dropped any of it here (an inner output that plays frames as they come
+        # reports the part it got as played in full)
         for entry in list(self._entries):
-            if not entry.handed and not entry.done:
+            if entry.done:
+                continue
+            if not entry.handed:
                 self._resolve(entry, 0.0, interrupted=True)
+            elif not entry.complete:
+                entry.cut = True
         if self._writer is not None:
             self._writer.interrupt(self._interrupt_inner)
         else:
@@ -242,7 +254,7 @@ class PacedAudioOutput(io.AudioOutput):
         self._resolve(
             entry,
             entry.timeline.content_seconds(playback_position),
-            interrupted=interrupted,
+            interrupted=interrupted or entry.cut,
             transcript=synchronized_transcript,
         )
 
@@ -303,7 +315,7 @@ class PacedAudioOutput(io.AudioOutput):
             if self._playout is not None and self._clock is not None:
                 self._playout.given(frame.segment, self._clock.now(), first=not entry.handed)
             entry.handed = True
-            self._inner_open = True
+            self._inner_entry = entry
             await self.next_in_chain.capture_frame(to_audio_frame(frame))
 
         self._writer.submit(hand_over)
@@ -311,7 +323,7 @@ class PacedAudioOutput(io.AudioOutput):
     def on_segment_end(self, segment: SegmentStats) -> None:
         if segment.interrupted or self._writer is None:
             return  # clear_buffer() interrupts the inner output itself
-        self._writer.submit(self._flush_inner)
+        self._writer.submit(self._end_inner_segment)
 
     def _on_stats(self, stats: SegmentStats) -> None:
         """Report a segment once its frames are handed over (a cut one at once)."""
@@ -333,14 +345,23 @@ class PacedAudioOutput(io.AudioOutput):
         while self._pending_stats and self._on_segment is not None:
             self._on_segment(self._pending_stats.popleft())
 
+    def _end_inner_segment(self) -> None:
+        """The segment's last frame reached the inner output: end its segment there too."""
+        if self._inner_entry is not None:
+            self._inner_entry.complete = True
+        self._flush_inner()
+
     def _flush_inner(self) -> None:
-        if self._inner_open and self.next_in_chain is not None:
-            self._inner_open = False
+        if self._inner_entry is not None and self.next_in_chain is not None:
+            self._inner_entry = None
             self.next_in_chain.flush()
 
     def _interrupt_inner(self) -> None:
+        # the inner output counts a segment per flush, so its open one is closed first; one
+        # that reports playback at flush (it played each frame as it came) has then reported
+        # it, and a clear would only make it report the same segment again
         self._flush_inner()
-        if self.next_in_chain is not None:
+        if self.next_in_chain is not None and self._playing_entry() is not None:
             self.next_in_chain.clear_buffer()
 
     # ---- sample rates --------------------------------------------------------------------
