@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from livekit.plugins.pacer import Ticker, VirtualClock
+from livekit.plugins.pacer.testing import Ticker, VirtualClock
 
 from .helpers import RecordingSink
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from livekit.plugins.pacer import Clock, PacedFrame, SegmentStats
+from livekit.plugins.pacer import PacedFrame, SegmentStats
+from livekit.plugins.pacer.testing import Clock
 
 Pcm = npt.NDArray[np.int16]
 

@@ -19,15 +19,9 @@ from livekit import rtc
 from livekit.agents import Agent, AgentSession
 from livekit.agents.voice import io
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
-from livekit.plugins.pacer import (
-    ROOM_LEAD_MS,
-    PacedAudioOutput,
-    SegmentStats,
-    Ticker,
-    VirtualClock,
-    default_lead_ms,
-)
-from livekit.plugins.pacer.testing import run_for
+from livekit.plugins.pacer import PacedAudioOutput, SegmentStats
+from livekit.plugins.pacer._output import default_lead_ms
+from livekit.plugins.pacer.testing import Ticker, VirtualClock, run_for
 
 from .helpers import ramp
 
@@ -270,9 +264,9 @@ async def test_an_any_rate_leaf_gets_the_model_rate(clock: VirtualClock, make: M
 
 async def test_lead_defaults_to_room_lead_only_above_roomio(make: Make) -> None:
     room = Leaf(label="RoomIO")
-    assert default_lead_ms(room) == ROOM_LEAD_MS
+    assert default_lead_ms(room) == PacedAudioOutput.ROOM_LEAD_MS == 100
     wrapped = TranscriptSynchronizer(next_in_chain_audio=room, next_in_chain_text=None)
-    assert make(wrapped.audio_output).lead_ms == ROOM_LEAD_MS
+    assert make(wrapped.audio_output).lead_ms == PacedAudioOutput.ROOM_LEAD_MS == 100
     assert make(Leaf()).lead_ms == 0
     assert make(room, lead_ms=40).lead_ms == 40
     await wrapped.aclose()

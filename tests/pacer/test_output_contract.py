@@ -19,8 +19,8 @@ import pytest
 from livekit import rtc
 from livekit.agents.voice import io
 from livekit.agents.voice.room_io._output import _ParticipantAudioOutput
-from livekit.plugins.pacer import PacedAudioOutput, Ticker, VirtualClock
-from livekit.plugins.pacer.testing import run_for
+from livekit.plugins.pacer import PacedAudioOutput
+from livekit.plugins.pacer.testing import Ticker, VirtualClock, run_for
 
 from .helpers import ramp
 from .test_output import frame

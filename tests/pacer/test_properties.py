@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from livekit.plugins.pacer import PacedStream, Stretch, Ticker, VirtualClock
+from livekit.plugins.pacer import PacedStream, Stretch
+from livekit.plugins.pacer.testing import Ticker, VirtualClock
 
 from .helpers import RecordingSink, ramp, voice
 

@@ -13,9 +13,8 @@ from livekit.plugins.pacer import (
     AdaptiveHold,
     PacedStream,
     PacerClosedError,
-    Ticker,
-    VirtualClock,
 )
+from livekit.plugins.pacer.testing import Ticker, VirtualClock
 
 from .helpers import RecordingSink, ramp
 

@@ -18,10 +18,8 @@ from livekit.plugins.pacer import (
     PacedStream,
     SegmentStats,
     Stretch,
-    Ticker,
-    VirtualClock,
 )
-from livekit.plugins.pacer.testing import run_for
+from livekit.plugins.pacer.testing import Ticker, VirtualClock, run_for
 
 from .helpers import RecordingSink, ramp, voice
 from .test_output import Leaf, frame

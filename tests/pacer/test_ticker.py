@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from livekit.plugins.pacer import Ticker, VirtualClock, shared_ticker
-from livekit.plugins.pacer.clock import TimerHandle
+from livekit.plugins.pacer._clock import TimerHandle
+from livekit.plugins.pacer._ticker import shared_ticker
+from livekit.plugins.pacer.testing import Ticker, VirtualClock
 
 
 class Client:

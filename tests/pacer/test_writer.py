@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from livekit.plugins.pacer import SinkWriter
+from livekit.plugins.pacer._writer import SinkWriter
 
 
 async def test_operations_run_in_order_sync_or_async() -> None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 
-from .clock import Clock, VirtualClock
-from .ticker import Ticker
+from ._clock import Clock, VirtualClock
+from ._ticker import Ticker
 
 __all__ = ["Clock", "Ticker", "VirtualClock", "run_for"]
 

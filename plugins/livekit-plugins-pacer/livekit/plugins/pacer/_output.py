@@ -16,22 +16,23 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from livekit import rtc
 from livekit.agents.voice import io
 
-from .clock import Clock
-from .heard import SinkPlayout
-from .hold import AdaptiveHold
+from ._clock import Clock
+from ._heard import SinkPlayout
+from ._hold import AdaptiveHold
+from ._source_sink import to_audio_frame
+from ._stats import SegmentStats
+from ._stream import PacedFrame, PacedStream
+from ._stretch import Stretch
+from ._ticker import Ticker
+from ._timeline import Timeline
+from ._writer import SinkWriter
 from .log import logger
-from .source_sink import to_audio_frame
-from .stats import SegmentStats
-from .stream import PacedFrame, PacedStream
-from .stretch import Stretch
-from .ticker import Ticker
-from .timeline import Timeline
-from .writer import SinkWriter
 
 ROOM_LEAD_MS = 100
 """Lead used in front of RoomIO when ``lead_ms`` is left to choose.
@@ -88,14 +89,18 @@ class PacedAudioOutput(io.AudioOutput):
         frame_ms, prebuffer_ms, adaptive_hold, max_buffer_ms, stretch, ticker: as
             :class:`PacedStream`.
         lead_ms: how far ahead of real time frames may go; None picks
-            :func:`default_lead_ms` (100 ms above RoomIO, 0 otherwise).
-        stretch: adaptive playout (:data:`DEFAULT_STRETCH`); None keeps the start hold alone.
+            ``ROOM_LEAD_MS`` (100) above RoomIO, 0 otherwise.
+        stretch: adaptive playout (``Stretch()``, the measured defaults); None keeps the start
+            hold alone.
         on_segment: called with each segment's :class:`SegmentStats` when it ends.
 
     Frames must be mono PCM16. The session resamples to ``sample_rate`` (the inner output's
     rate) before capture; a frame at another rate is resampled here, and if the inner rate
     changes (a hot-swapped leaf) the pacer follows it at the next segment boundary.
     """
+
+    ROOM_LEAD_MS: ClassVar[int] = ROOM_LEAD_MS
+    """The lead it takes above RoomIO when ``lead_ms`` is left to choose (ms)."""
 
     def __init__(
         self,
