@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from helpers import RecordingSink
 from livekit.plugins.pacer.testing import Ticker, VirtualClock
-
-from .helpers import RecordingSink
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import ramp
 from livekit import rtc
 from livekit.agents import Agent, AgentSession
 from livekit.agents.voice import io
@@ -22,8 +23,6 @@ from livekit.agents.voice.transcription.synchronizer import TranscriptSynchroniz
 from livekit.plugins.pacer import PacedAudioOutput, SegmentStats
 from livekit.plugins.pacer._output import default_lead_ms
 from livekit.plugins.pacer.testing import Ticker, VirtualClock, run_for
-
-from .helpers import ramp
 
 
 class Leaf(io.AudioOutput):
