@@ -9,13 +9,12 @@ far). Time is virtual; ``run_for`` moves it in 10 ms steps and lets the delivery
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
 import pytest
-from helpers import ramp
+from helpers import Leaf, frame, ramp
 from livekit import rtc
 from livekit.agents import Agent, AgentSession
 from livekit.agents.voice import io
@@ -23,66 +22,6 @@ from livekit.agents.voice.transcription.synchronizer import TranscriptSynchroniz
 from livekit.plugins.pacer import PacedAudioOutput, SegmentStats
 from livekit.plugins.pacer._output import default_lead_ms
 from livekit.plugins.pacer.testing import Ticker, VirtualClock, run_for
-
-
-class Leaf(io.AudioOutput):
-    def __init__(self, sample_rate: int | None = 8000, label: str = "Leaf") -> None:
-        super().__init__(
-            label=label,
-            capabilities=io.AudioOutputCapabilities(pause=True),
-            sample_rate=sample_rate,
-        )
-        self.frames: list[rtc.AudioFrame] = []
-        self.calls: list[str] = []
-        self.received = 0.0
-        self.played: float | None = None  # what a clear reports; None: all received
-        self.open = False
-        self.flushed = asyncio.Event()
-        self.busy = asyncio.Event()  # set once ``busy_after`` frames have arrived
-        self.busy_after = 10
-
-    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
-        await super().capture_frame(frame)
-        if not self.open:
-            self.open = True
-            self.on_playback_started(created_at=time.time())
-        self.frames.append(frame)
-        self.received += frame.duration
-        if len(self.frames) >= self.busy_after:
-            self.busy.set()
-
-    def flush(self) -> None:
-        super().flush()
-        self.calls.append("flush")
-        self.flushed.set()
-
-    def clear_buffer(self) -> None:
-        self.calls.append("clear")
-        if self.received:
-            played = self.received if self.played is None else self.played
-            self._finish(played, interrupted=True)
-
-    def pause(self) -> None:
-        self.calls.append("pause")
-
-    def resume(self) -> None:
-        self.calls.append("resume")
-
-    def finish(self) -> None:
-        """The far end acknowledged the whole segment (a Twilio mark, a drained source)."""
-        self._finish(self.received, interrupted=False)
-
-    def _finish(self, played: float, *, interrupted: bool) -> None:
-        self.open = False
-        self.received = 0.0
-        self.on_playback_finished(playback_position=played, interrupted=interrupted)
-
-    def pcm(self) -> np.ndarray:
-        return np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in self.frames])
-
-
-def frame(pcm: np.ndarray, rate: int = 8000) -> rtc.AudioFrame:
-    return rtc.AudioFrame(pcm.tobytes(), rate, 1, len(pcm))
 
 
 @pytest.fixture

@@ -16,13 +16,12 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from helpers import ramp
+from helpers import frame, ramp
 from livekit import rtc
 from livekit.agents.voice import io
 from livekit.agents.voice.room_io._output import _ParticipantAudioOutput
 from livekit.plugins.pacer import PacedAudioOutput
 from livekit.plugins.pacer.testing import Ticker, VirtualClock, run_for
-from test_output import frame
 
 #: what livekit-agents logs when a segment's playback is reported twice
 TWICE = "called more times than playback segments were captured"

@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 import pytest
-from helpers import RecordingSink, ramp, voice
+from helpers import Leaf, RecordingSink, frame, ramp, voice
 from livekit.plugins.pacer import (
     AdaptiveHold,
     PacedAudioOutput,
@@ -21,7 +21,6 @@ from livekit.plugins.pacer import (
     Stretch,
 )
 from livekit.plugins.pacer.testing import Ticker, VirtualClock, run_for
-from test_output import Leaf, frame
 
 T0 = 1000.0
 F = 160
