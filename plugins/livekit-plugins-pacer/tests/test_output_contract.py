@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from helpers import frame, ramp
@@ -70,29 +70,30 @@ def finished(output: io.AudioOutput) -> list[io.PlaybackFinishedEvent]:
 
 
 @pytest.fixture(autouse=True)
-def _warnings(caplog: pytest.LogCaptureFixture) -> None:
+def _reported_once(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test here fails if any output in it reported a segment's playback twice."""
     caplog.set_level(logging.WARNING)
+    yield
+    assert [r.getMessage() for r in caplog.get_records("call") if TWICE in r.getMessage()] == []
 
 
-def reported_twice(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if TWICE in r.getMessage()]
+Instant = tuple[InstantLeaf, PacedAudioOutput, list[io.PlaybackFinishedEvent]]
 
 
 @pytest.fixture
-async def instant(ticker: Ticker) -> AsyncIterator[tuple[InstantLeaf, PacedAudioOutput]]:
+async def instant(ticker: Ticker) -> AsyncIterator[Instant]:
+    """The leaf, the pacer over it, and the playback_finished events the pacer passes up."""
     leaf = InstantLeaf()
     out = PacedAudioOutput(leaf, ticker=ticker, stretch=None)
-    yield leaf, out
+    yield leaf, out, finished(out)
     await out.aclose()
 
 
 async def test_a_cut_reply_over_an_instant_leaf_is_one_interrupted_playback(
     clock: VirtualClock,
-    instant: tuple[InstantLeaf, PacedAudioOutput],
-    caplog: pytest.LogCaptureFixture,
+    instant: Instant,
 ) -> None:
-    leaf, out = instant
-    up = finished(out)
+    leaf, out, up = instant
     await out.capture_frame(frame(ramp(8000)))  # a second of reply, still being produced
     await run_for(clock, 0.3)  # hold 60 ms, then 12 frames of 20 ms reach the leaf
     assert round(leaf.played, 6) == 0.24
@@ -100,16 +101,13 @@ async def test_a_cut_reply_over_an_instant_leaf_is_one_interrupted_playback(
     await run_for(clock, 0.1)
     assert leaf.reports == [(0.24, False)]  # all it got had played
     assert seen(up) == [(0.24, True)]
-    assert reported_twice(caplog) == []
 
 
 async def test_a_flushed_reply_cut_before_its_last_frame_left_is_interrupted(
     clock: VirtualClock,
-    instant: tuple[InstantLeaf, PacedAudioOutput],
-    caplog: pytest.LogCaptureFixture,
+    instant: Instant,
 ) -> None:
-    leaf, out = instant
-    up = finished(out)
+    leaf, out, up = instant
     await out.capture_frame(frame(ramp(1600)))
     out.flush()  # the whole reply is in the pacer: 200 ms
     await run_for(clock, 0.1)  # five frames out
@@ -117,16 +115,13 @@ async def test_a_flushed_reply_cut_before_its_last_frame_left_is_interrupted(
     await run_for(clock, 0.3)
     assert len(leaf.reports) == 1
     assert seen(up) == [(0.1, True)]
-    assert reported_twice(caplog) == []
 
 
 async def test_a_clear_after_an_instant_leaf_played_everything_reports_nothing_more(
     clock: VirtualClock,
-    instant: tuple[InstantLeaf, PacedAudioOutput],
-    caplog: pytest.LogCaptureFixture,
+    instant: Instant,
 ) -> None:
-    leaf, out = instant
-    up = finished(out)
+    leaf, out, up = instant
     await out.capture_frame(frame(ramp(800)))
     out.flush()
     await run_for(clock, 0.3)
@@ -139,23 +134,19 @@ async def test_a_clear_after_an_instant_leaf_played_everything_reports_nothing_m
     out.flush()
     await run_for(clock, 0.3)
     assert seen(up[1:]) == [(0.1, False)]
-    assert reported_twice(caplog) == []
 
 
 async def test_a_reply_cut_in_its_hold_never_reaches_an_instant_leaf(
     clock: VirtualClock,
-    instant: tuple[InstantLeaf, PacedAudioOutput],
-    caplog: pytest.LogCaptureFixture,
+    instant: Instant,
 ) -> None:
-    leaf, out = instant
-    up = finished(out)
+    leaf, out, up = instant
     await out.capture_frame(frame(ramp(160)))
     await run_for(clock, 0.03)
     out.clear_buffer()
     await run_for(clock, 0.1)
     assert leaf.reports == []
     assert seen(up) == [(0.0, True)]
-    assert reported_twice(caplog) == []
 
 
 @pytest.fixture
@@ -179,7 +170,6 @@ async def test_a_cut_reply_over_roomio_is_one_interrupted_playback(
     clock: VirtualClock,
     ticker: Ticker,
     room_leaf: _ParticipantAudioOutput,
-    caplog: pytest.LogCaptureFixture,
     flushed: bool,
 ) -> None:
     leaf_events = finished(room_leaf)
@@ -198,5 +188,4 @@ async def test_a_cut_reply_over_roomio_is_one_interrupted_playback(
     assert len(leaf_events) == 1 and leaf_events[0].interrupted
     ((position, interrupted),) = seen(up)
     assert interrupted and 0.0 <= position <= handed
-    assert reported_twice(caplog) == []
     await out.aclose()

@@ -74,7 +74,7 @@ async def rig(caplog: pytest.LogCaptureFixture) -> AsyncIterator[Rig]:
     yield Rig(clock, socket, link, leaf, out, up, leaf_events)
     await out.aclose()
     await link.aclose()
-    assert [r.getMessage() for r in caplog.records if TWICE in r.getMessage()] == []
+    assert [r.getMessage() for r in caplog.get_records("call") if TWICE in r.getMessage()] == []
 
 
 def reply(seconds: float) -> rtc.AudioFrame:
