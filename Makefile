@@ -48,6 +48,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	cd plugins/livekit-plugins-pacer && $(CURDIR)/$(BIN)/mypy
 
 # The real LiveKit servers (versions in scripts/versions.env); a warm re-run takes under a second.
 livekit:

@@ -55,9 +55,8 @@ from livekit.plugins.pacer import (
     PacedStream,
     SegmentStats,
     Stretch,
-    Ticker,
-    VirtualClock,
 )
+from livekit.plugins.pacer.testing import Ticker, VirtualClock
 
 from lab.align import match_rate
 from lab.pcm import to_int16

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import wave
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from livekit.plugins.pacer import PacedFrame, PacedStream, SegmentStats, shared_ticker
+from livekit.plugins.pacer import PacedFrame, PacedStream, SegmentStats
 from rich.console import Console
 from rich.table import Table
 
@@ -136,12 +137,11 @@ class DemoRun:
 
 async def run_demo(speech: Pcm, *, seed: int = 7, barge_in_after: float = 1.2) -> DemoRun:
     """Reply 1 plays out in full; reply 2 is cut ``barge_in_after`` seconds into it."""
-    ticker = shared_ticker()
-    log = FrameLog(now=ticker.clock.now)
-    stream = PacedStream(log, sample_rate=RATE, frame_ms=FRAME_MS, ticker=ticker)
+    log = FrameLog(now=time.monotonic)  # the pacer's own clock, as its stats are
+    stream = PacedStream(log, sample_rate=RATE, frame_ms=FRAME_MS)
     rng = random.Random(seed)
     chunks = bursty_chunks(speech, rng)
-    started_at = ticker.clock.now()
+    started_at = time.monotonic()
     await deliver(chunks, stream.push)
     stream.flush()
     await stream.wait_idle()

@@ -10,7 +10,8 @@ no server — and feeds it the same bursty producer two ways, at the same time i
   frame) into a source with a 200 ms queue (LiveKit Agents' setting; ``capture_frame`` waits
   while it is full);
 - ``paced``: :class:`~livekit.plugins.pacer.PacedStream` (20 ms frames, the room lead
-  ``ROOM_LEAD_MS``, adaptive hold) into the same kind of source through ``AudioSourceSink``.
+  ``PacedAudioOutput.ROOM_LEAD_MS``, adaptive hold) into the same kind of source through
+  ``AudioSourceSink``.
 
 The producer is the simulator's own bursty timing (:func:`agent.sim.timing.plan_chunks`),
 seeded per turn, over the lab's clean reply with its exact zeros nudged to one LSB (−90 dBFS):
@@ -30,7 +31,7 @@ from typing import Any, Final
 
 import numpy as np
 from livekit import rtc
-from livekit.plugins.pacer import ROOM_LEAD_MS, AudioSourceSink, PacedStream
+from livekit.plugins.pacer import AudioSourceSink, PacedAudioOutput, PacedStream
 
 from agent.sim.timing import Chunking, plan_chunks
 from lab.clicks import click_times
@@ -205,7 +206,7 @@ async def run_paced(
 ) -> SourceArm:
     loop = Loopback()
     sink = AudioSourceSink(loop.source)
-    pacer = PacedStream(sink, sample_rate=RATE, lead_ms=ROOM_LEAD_MS)
+    pacer = PacedStream(sink, sample_rate=RATE, lead_ms=PacedAudioOutput.ROOM_LEAD_MS)
     arm = SourceArm("paced")
     try:
         for seed in seeds:

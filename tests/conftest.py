@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from trunkline.logs import CallFilter
 
-# The real LiveKit stack's plugin: the private network namespace (entered at configure time,
-# before any thread exists), the `netns` marker policy and the `livekit_stack` fixtures; and the
-# log check: a test that leaves an ERROR line, a never-retrieved task exception or a destroyed
-# pending task fails unless it expects it (`@pytest.mark.expect_log`).
-pytest_plugins = ["tests.realstack.plugin", "tests.logcheck"]
-
-
-# Property-based tests: `ci` (the default, also in `make test`) is short and derandomized, so a
-# run is repeatable; HYPOTHESIS_PROFILE=long searches much further (see bench/fuzz_streams.py
-# for the long stream-level campaign).
-settings.register_profile(
-    "ci",
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "long", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# pytest's plugins (the real stack, the log check) and the hypothesis profiles are in the
+# repository's root conftest.py, for the pacer plugin's tests too.
 
 
 @pytest.fixture(autouse=True)

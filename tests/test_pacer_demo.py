@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from livekit.plugins.pacer import PacedStream, SegmentStats, Ticker, VirtualClock
+from livekit.plugins.pacer import PacedStream, SegmentStats
+from livekit.plugins.pacer.testing import Ticker, VirtualClock
 from rich.console import Console
 
 from lab import pacer_demo

@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 from livekit import rtc
-from livekit.plugins.pacer import AdaptiveHold, PacedStream, Ticker, shared_ticker
+from livekit.plugins.pacer import AdaptiveHold, PacedStream
 
 from sip.bridge.contract import TWILIO_WS_PATH
 from sip.bridge.gate import GateSettings, StretchGate, Verdict
@@ -28,6 +29,9 @@ from sip.sidecar.link import TwilioLink
 from sip.twilio.pacing import Pacing
 from sip.twilio.protocol import SAMPLE_RATE
 from trunkline import metrics
+
+if TYPE_CHECKING:
+    from livekit.plugins.pacer.testing import Ticker  # tests run the pacer on virtual time
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +53,9 @@ class AgentAudio:
     ) -> None:
         self.link = link
         self.call_id = link.call_id
-        ticker = ticker or shared_ticker()
         self.gate = StretchGate(SAMPLE_RATE, gate)
         self.sink = TwilioStretchSink(
-            link,
-            frame_s=pacing.frame_ms / 1000,
-            clock=ticker.clock.now,
-            on_stretch=self._log_stretch,
+            link, frame_s=pacing.frame_ms / 1000, on_stretch=self._log_stretch
         )
         self.pacer = PacedStream(
             self.sink,
@@ -70,6 +70,7 @@ class AgentAudio:
             ),
             ticker=ticker,
         )
+        self.sink.clock = self.pacer.clock.now  # its marks are dated on the pacer's clock
         self.frame_ms = pacing.frame_ms
         self.track_sid: str | None = None
         self._task: asyncio.Task[None] | None = None

@@ -52,12 +52,12 @@ class TwilioStretchSink:
         link: TwilioLink,
         *,
         frame_s: float = 0.02,
-        clock: Callable[[], float] = time.monotonic,
         on_stretch: Callable[[Stretch], None] | None = None,
     ) -> None:
         self.link = link
         self.frame_s = frame_s
-        self.clock = clock
+        self.clock: Callable[[], float] = time.monotonic
+        """What it dates marks by: the clock of the pacer driving it (set by its owner)."""
         self.on_stretch = on_stretch
         self.stretches: list[Stretch] = []
         self._open: dict[int, Stretch] = {}

@@ -123,7 +123,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from livekit.plugins.pacer import DEFAULT_STRETCH
+    from livekit.plugins.pacer import Stretch
 
     from agent.model import ModelSettings, choose_model
     from agent.sim.options import from_args
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         enabled=args.pacer == "on",
         lead_ms=args.lead_ms,
         prebuffer_ms=args.prebuffer_ms,
-        stretch=DEFAULT_STRETCH if args.playout == "stretch" else None,
+        stretch=Stretch() if args.playout == "stretch" else None,
     )
     rest = (
         TwilioCalls.create(settings.twilio.account_sid, settings.twilio.auth_token)

@@ -7,7 +7,7 @@ model) to read them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from livekit.plugins import pacer
 
@@ -24,6 +24,6 @@ class Pacing:
     """Twilio buffers what it gets: a few frames of lead absorb event-loop jitter while a
     barge-in still cuts within lead + one frame."""
     adaptive_hold: bool = True
-    stretch: pacer.Stretch | None = pacer.DEFAULT_STRETCH
+    stretch: pacer.Stretch | None = field(default_factory=pacer.Stretch)
     """Adaptive playout (local mode): start early and absorb stalls in tempo, not delay; None
     holds each reply until the learned stall is covered (see bench/BENCHMARKS.md)."""

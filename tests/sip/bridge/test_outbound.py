@@ -7,7 +7,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 import pytest
-from livekit.plugins.pacer import Ticker, VirtualClock
+from livekit.plugins.pacer.testing import Ticker, VirtualClock
 
 from sip import g711
 from sip.bridge.gate import GateSettings

@@ -9,45 +9,34 @@ underrun and every gap its own lateness caused, and reports exactly what was pla
 - :class:`PacedAudioOutput` — an ``io.AudioOutput`` decorator:
   ``session.output.audio = pacer.PacedAudioOutput(session.output.audio)``.
 - :class:`PacedStream` — the transport-agnostic core, for code that owns its own sink.
+- :mod:`livekit.plugins.pacer.testing` — virtual time for tests.
+
+Everything else lives in private modules.
 """
 
 from livekit.agents import Plugin
 
-from .clock import Clock, LoopClock, VirtualClock
-from .hold import AdaptiveHold, needed_hold
+from ._hold import AdaptiveHold
+from ._output import PacedAudioOutput
+from ._source_sink import AudioSourceSink
+from ._stats import SegmentStats, StreamStats
+from ._stream import PacedFrame, PacedSink, PacedStream, PacerClosedError
+from ._stretch import Stretch
 from .log import logger
-from .output import DEFAULT_STRETCH, ROOM_LEAD_MS, PacedAudioOutput, default_lead_ms
-from .source_sink import AudioSourceSink
-from .stats import SegmentStats, StreamStats
-from .stream import PacedFrame, PacedSink, PacedStream, PacerClosedError
-from .stretch import Stretch
-from .ticker import QUANTUM_MS, Ticker, shared_ticker
 from .version import __version__
-from .writer import SinkWriter
 
 __all__ = [
-    "DEFAULT_STRETCH",
-    "QUANTUM_MS",
-    "ROOM_LEAD_MS",
     "AdaptiveHold",
     "AudioSourceSink",
-    "Clock",
-    "LoopClock",
     "PacedAudioOutput",
     "PacedFrame",
     "PacedSink",
     "PacedStream",
     "PacerClosedError",
     "SegmentStats",
-    "SinkWriter",
     "StreamStats",
     "Stretch",
-    "Ticker",
-    "VirtualClock",
     "__version__",
-    "default_lead_ms",
-    "needed_hold",
-    "shared_ticker",
 ]
 
 

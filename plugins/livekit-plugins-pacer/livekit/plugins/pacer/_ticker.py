@@ -16,7 +16,7 @@ import math
 import weakref
 from typing import Protocol
 
-from .clock import Clock, LoopClock, TimerHandle
+from ._clock import Clock, LoopClock, TimerHandle
 from .log import logger
 
 QUANTUM_MS = 10

@@ -9,15 +9,13 @@ import asyncio
 
 import numpy as np
 import pytest
+from helpers import RecordingSink, ramp
 from livekit.plugins.pacer import (
     AdaptiveHold,
     PacedStream,
     PacerClosedError,
-    Ticker,
-    VirtualClock,
 )
-
-from .helpers import RecordingSink, ramp
+from livekit.plugins.pacer.testing import Ticker, VirtualClock
 
 T0 = 1000.0
 F = 160  # 20 ms at 8 kHz

@@ -10,7 +10,7 @@ own count of the gaps an independent listener hears, whatever made the process l
 
 from __future__ import annotations
 
-from .stats import SegmentStats
+from ._stats import SegmentStats
 
 _EPS = 1e-9
 

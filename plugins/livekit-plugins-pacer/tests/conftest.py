@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from livekit.plugins.pacer import Ticker, VirtualClock
-
-from .helpers import RecordingSink
+from helpers import RecordingSink
+from livekit.plugins.pacer.testing import Ticker, VirtualClock
 
 
 @pytest.fixture

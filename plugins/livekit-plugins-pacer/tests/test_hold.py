@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from livekit.plugins.pacer import AdaptiveHold, needed_hold
-from livekit.plugins.pacer.hold import StartRule, longest_stall
+from livekit.plugins.pacer import AdaptiveHold
+from livekit.plugins.pacer._hold import StartRule, longest_stall, needed_hold
 
 F = 160
 RATE = 8000

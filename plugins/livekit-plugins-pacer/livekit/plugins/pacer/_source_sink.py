@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from livekit import rtc
 
-from .stats import SegmentStats
-from .stream import PacedFrame
-from .writer import SinkWriter
+from ._stats import SegmentStats
+from ._stream import PacedFrame
+from ._writer import SinkWriter
 
 
 def to_audio_frame(frame: PacedFrame) -> rtc.AudioFrame:

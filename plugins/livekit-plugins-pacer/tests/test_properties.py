@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from helpers import RecordingSink, ramp, voice
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from livekit.plugins.pacer import PacedStream, Stretch, Ticker, VirtualClock
-
-from .helpers import RecordingSink, ramp, voice
+from livekit.plugins.pacer import PacedStream, Stretch
+from livekit.plugins.pacer.testing import Ticker, VirtualClock
 
 rates = st.sampled_from([8000, 16000, 24000, 48000])
 frames = st.sampled_from([10, 20])

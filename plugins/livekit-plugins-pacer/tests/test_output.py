@@ -9,92 +9,19 @@ far). Time is virtual; ``run_for`` moves it in 10 ms steps and lets the delivery
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import numpy as np
 import pytest
+from helpers import Leaf, frame, ramp
 from livekit import rtc
 from livekit.agents import Agent, AgentSession
 from livekit.agents.voice import io
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
-from livekit.plugins.pacer import (
-    ROOM_LEAD_MS,
-    PacedAudioOutput,
-    SegmentStats,
-    Ticker,
-    VirtualClock,
-    default_lead_ms,
-)
-
-from .helpers import ramp
-
-
-class Leaf(io.AudioOutput):
-    def __init__(self, sample_rate: int | None = 8000, label: str = "Leaf") -> None:
-        super().__init__(
-            label=label,
-            capabilities=io.AudioOutputCapabilities(pause=True),
-            sample_rate=sample_rate,
-        )
-        self.frames: list[rtc.AudioFrame] = []
-        self.calls: list[str] = []
-        self.received = 0.0
-        self.played: float | None = None  # what a clear reports; None: all received
-        self.open = False
-        self.flushed = asyncio.Event()
-        self.busy = asyncio.Event()  # set once ``busy_after`` frames have arrived
-        self.busy_after = 10
-
-    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
-        await super().capture_frame(frame)
-        if not self.open:
-            self.open = True
-            self.on_playback_started(created_at=time.time())
-        self.frames.append(frame)
-        self.received += frame.duration
-        if len(self.frames) >= self.busy_after:
-            self.busy.set()
-
-    def flush(self) -> None:
-        super().flush()
-        self.calls.append("flush")
-        self.flushed.set()
-
-    def clear_buffer(self) -> None:
-        self.calls.append("clear")
-        if self.received:
-            played = self.received if self.played is None else self.played
-            self._finish(played, interrupted=True)
-
-    def pause(self) -> None:
-        self.calls.append("pause")
-
-    def resume(self) -> None:
-        self.calls.append("resume")
-
-    def finish(self) -> None:
-        """The far end acknowledged the whole segment (a Twilio mark, a drained source)."""
-        self._finish(self.received, interrupted=False)
-
-    def _finish(self, played: float, *, interrupted: bool) -> None:
-        self.open = False
-        self.received = 0.0
-        self.on_playback_finished(playback_position=played, interrupted=interrupted)
-
-    def pcm(self) -> np.ndarray:
-        return np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in self.frames])
-
-
-def frame(pcm: np.ndarray, rate: int = 8000) -> rtc.AudioFrame:
-    return rtc.AudioFrame(pcm.tobytes(), rate, 1, len(pcm))
-
-
-async def run_for(clock: VirtualClock, seconds: float) -> None:
-    for _ in range(round(seconds / 0.01)):
-        clock.advance(0.01)
-        for _ in range(3):
-            await asyncio.sleep(0)
+from livekit.plugins.pacer import PacedAudioOutput, SegmentStats
+from livekit.plugins.pacer._output import default_lead_ms
+from livekit.plugins.pacer.testing import Ticker, VirtualClock, run_for
 
 
 @pytest.fixture
@@ -102,15 +29,33 @@ def leaf() -> Leaf:
     return Leaf()
 
 
-@pytest.fixture
-def out(leaf: Leaf, ticker: Ticker) -> PacedAudioOutput:
-    return PacedAudioOutput(leaf, ticker=ticker)
+Make = Callable[..., PacedAudioOutput]
 
 
 @pytest.fixture
-def held(leaf: Leaf, ticker: Ticker) -> PacedAudioOutput:
+async def make(ticker: Ticker) -> AsyncIterator[Make]:
+    """``PacedAudioOutput(inner, **kwargs)`` on the virtual ticker, closed after the test."""
+    made: list[PacedAudioOutput] = []
+
+    def make(inner: io.AudioOutput, **kwargs: Any) -> PacedAudioOutput:
+        kwargs.setdefault("ticker", ticker)
+        made.append(PacedAudioOutput(inner, **kwargs))
+        return made[-1]
+
+    yield make
+    for out in made:
+        await out.aclose()
+
+
+@pytest.fixture
+def out(leaf: Leaf, make: Make) -> PacedAudioOutput:
+    return make(leaf)
+
+
+@pytest.fixture
+def held(leaf: Leaf, make: Make) -> PacedAudioOutput:
     """The start hold alone (no adaptive playout): a stall after 100 ms becomes silence."""
-    return PacedAudioOutput(leaf, ticker=ticker, stretch=None)
+    return make(leaf, stretch=None)
 
 
 async def test_the_session_sees_the_inner_rate_through_every_decorator(
@@ -119,6 +64,7 @@ async def test_the_session_sees_the_inner_rate_through_every_decorator(
     assert out.sample_rate == 8000
     sync = TranscriptSynchronizer(next_in_chain_audio=out, next_in_chain_text=None)
     assert sync.audio_output.sample_rate == 8000
+    await sync.aclose()
 
 
 async def test_paced_frames_reach_the_leaf_and_its_position_comes_back(
@@ -188,7 +134,7 @@ async def test_barge_in_during_the_hold_reports_nothing_played(
     ev = await asyncio.wait_for(out.wait_for_playout(), 1.0)
     assert ev.interrupted and ev.playback_position == 0.0
     await run_for(clock, 0.3)
-    assert leaf.frames == [] and leaf.calls == ["clear"]
+    assert leaf.frames == [] and leaf.calls == []  # it holds nothing of the reply to clear
 
 
 async def test_segments_report_in_order_and_the_next_one_plays_after_a_cut(
@@ -230,8 +176,10 @@ async def test_progress_is_mapped_past_inserted_silence(
     assert seen[1].duration == pytest.approx(0.1)  # all of the second capture
 
 
-async def test_frames_at_another_rate_are_resampled(clock: VirtualClock, leaf: Leaf) -> None:
-    out = PacedAudioOutput(leaf, ticker=Ticker(clock))
+async def test_frames_at_another_rate_are_resampled(
+    clock: VirtualClock, leaf: Leaf, make: Make
+) -> None:
+    out = make(leaf)
     t = np.arange(24000) / 24000
     tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
     for i in range(0, 24000, 2400):
@@ -242,9 +190,9 @@ async def test_frames_at_another_rate_are_resampled(clock: VirtualClock, leaf: L
     assert abs(leaf.received - 1.0) < 0.03
 
 
-async def test_an_any_rate_leaf_gets_the_model_rate(clock: VirtualClock) -> None:
+async def test_an_any_rate_leaf_gets_the_model_rate(clock: VirtualClock, make: Make) -> None:
     leaf = Leaf(sample_rate=None)
-    out = PacedAudioOutput(leaf, ticker=Ticker(clock))
+    out = make(leaf)
     assert out.sample_rate is None
     await out.capture_frame(frame(ramp(4800), rate=24000))
     out.flush()
@@ -252,13 +200,14 @@ async def test_an_any_rate_leaf_gets_the_model_rate(clock: VirtualClock) -> None
     assert {(f.sample_rate, f.samples_per_channel) for f in leaf.frames} == {(24000, 480)}
 
 
-async def test_lead_defaults_to_room_lead_only_above_roomio(ticker: Ticker) -> None:
+async def test_lead_defaults_to_room_lead_only_above_roomio(make: Make) -> None:
     room = Leaf(label="RoomIO")
-    assert default_lead_ms(room) == ROOM_LEAD_MS
+    assert default_lead_ms(room) == PacedAudioOutput.ROOM_LEAD_MS == 100
     wrapped = TranscriptSynchronizer(next_in_chain_audio=room, next_in_chain_text=None)
-    assert PacedAudioOutput(wrapped.audio_output, ticker=ticker).lead_ms == ROOM_LEAD_MS
-    assert PacedAudioOutput(Leaf(), ticker=ticker).lead_ms == 0
-    assert PacedAudioOutput(room, lead_ms=40, ticker=ticker).lead_ms == 40
+    assert make(wrapped.audio_output).lead_ms == PacedAudioOutput.ROOM_LEAD_MS == 100
+    assert make(Leaf()).lead_ms == 0
+    assert make(room, lead_ms=40).lead_ms == 40
+    await wrapped.aclose()
 
 
 async def test_pause_stops_frames_and_reaches_the_leaf(
@@ -283,9 +232,11 @@ async def test_stereo_is_refused(out: PacedAudioOutput) -> None:
         await out.capture_frame(rtc.AudioFrame(b"\x00" * 640, 8000, 2, 160))
 
 
-async def test_segment_stats_reach_the_callback(clock: VirtualClock, leaf: Leaf) -> None:
+async def test_segment_stats_reach_the_callback(
+    clock: VirtualClock, leaf: Leaf, make: Make
+) -> None:
     seen: list[SegmentStats] = []
-    out = PacedAudioOutput(leaf, ticker=Ticker(clock), on_segment=seen.append)
+    out = make(leaf, on_segment=seen.append)
     await out.capture_frame(frame(ramp(800)))
     out.flush()
     await run_for(clock, 0.3)
@@ -297,7 +248,7 @@ async def test_in_a_real_agent_session(leaf: Leaf) -> None:
     """AgentSession resamples the 24 kHz reply to the leaf's 8 kHz before the pacer frames it;
     an interruption truncates the reply where the leaf stopped."""
     session: AgentSession[None] = AgentSession()
-    session.output.audio = PacedAudioOutput(leaf)
+    session.output.audio = out = PacedAudioOutput(leaf)
     await session.start(Agent(instructions="test"), record=False)
 
     async def reply(seconds: float) -> AsyncIterator[rtc.AudioFrame]:
@@ -323,6 +274,7 @@ async def test_in_a_real_agent_session(leaf: Leaf) -> None:
     assert "clear" in leaf.calls
     assert len(leaf.frames) < 100
     await session.aclose()
+    await out.aclose()
 
 
 class SlowLeaf(Leaf):
@@ -339,11 +291,11 @@ class SlowLeaf(Leaf):
 
 
 async def test_late_gaps_are_counted_where_frames_reach_the_inner_output(
-    clock: VirtualClock,
+    clock: VirtualClock, make: Make
 ) -> None:
     leaf = SlowLeaf()
     seen: list[SegmentStats] = []
-    out = PacedAudioOutput(leaf, ticker=Ticker(clock), stretch=None, on_segment=seen.append)
+    out = make(leaf, stretch=None, on_segment=seen.append)
     await out.capture_frame(frame(ramp(8000)))
     out.flush()  # starts at once; one frame every 20 ms, no lead
     await run_for(clock, 0.1)
@@ -359,10 +311,10 @@ async def test_late_gaps_are_counted_where_frames_reach_the_inner_output(
 
 
 async def test_finished_segments_are_reported_before_a_cut_one(
-    clock: VirtualClock, leaf: Leaf
+    clock: VirtualClock, leaf: Leaf, make: Make
 ) -> None:
     seen: list[SegmentStats] = []
-    out = PacedAudioOutput(leaf, ticker=Ticker(clock), stretch=None, on_segment=seen.append)
+    out = make(leaf, stretch=None, on_segment=seen.append)
     await out.capture_frame(frame(ramp(160)))
     out.flush()
     await out.capture_frame(frame(ramp(1600)))

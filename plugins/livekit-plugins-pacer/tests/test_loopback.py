@@ -13,10 +13,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import numpy as np
+from helpers import Pcm, ramp
 from livekit import rtc
 from livekit.plugins.pacer import AudioSourceSink, PacedStream
-
-from .helpers import Pcm, ramp
 
 RATE = 48000
 # (chunk ms, arrival s): 60 ms, a 150 ms stall, then bursts faster than real time

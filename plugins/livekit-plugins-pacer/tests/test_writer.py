@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from livekit.plugins.pacer import SinkWriter
+import pytest
+from livekit.plugins.pacer._writer import SinkWriter
 
 
 async def test_operations_run_in_order_sync_or_async() -> None:
@@ -43,6 +44,7 @@ async def test_interrupt_drops_pending_and_waits_for_the_one_in_flight() -> None
     await writer.aclose()
 
 
+@pytest.mark.expect_log(r"paced sink operation failed")
 async def test_interrupt_when_idle_runs_at_once_and_failures_are_contained() -> None:
     writer = SinkWriter()
     log: list[str] = []

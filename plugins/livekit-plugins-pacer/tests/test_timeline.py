@@ -3,7 +3,7 @@ padding, and through stretched frames."""
 
 from __future__ import annotations
 
-from livekit.plugins.pacer.timeline import Run, Timeline
+from livekit.plugins.pacer._timeline import Run, Timeline
 
 
 def timeline() -> Timeline:

@@ -16,22 +16,23 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from livekit import rtc
 from livekit.agents.voice import io
 
-from .clock import Clock
-from .heard import SinkPlayout
-from .hold import AdaptiveHold
+from ._clock import Clock
+from ._heard import SinkPlayout
+from ._hold import AdaptiveHold
+from ._source_sink import to_audio_frame
+from ._stats import SegmentStats
+from ._stream import PacedFrame, PacedStream
+from ._stretch import Stretch
+from ._ticker import Ticker
+from ._timeline import Timeline
+from ._writer import SinkWriter
 from .log import logger
-from .source_sink import to_audio_frame
-from .stats import SegmentStats
-from .stream import PacedFrame, PacedStream
-from .stretch import Stretch
-from .ticker import Ticker
-from .timeline import Timeline
-from .writer import SinkWriter
 
 ROOM_LEAD_MS = 100
 """Lead used in front of RoomIO when ``lead_ms`` is left to choose.
@@ -69,6 +70,11 @@ class _Entry:
     timeline: Timeline | None = None
     handed: bool = False
     """Some of its frames reached the inner output, which will report its playback."""
+    complete: bool = False
+    """All of its frames reached the inner output, and then its end (a flush)."""
+    cut: bool = False
+    """A clear came before it was complete: audio of it that never reached the inner output
+    was dropped, so it is reported as interrupted whatever the inner output says."""
     done: bool = False
     position: float = 0.0
     interrupted: bool = False
@@ -83,14 +89,18 @@ class PacedAudioOutput(io.AudioOutput):
         frame_ms, prebuffer_ms, adaptive_hold, max_buffer_ms, stretch, ticker: as
             :class:`PacedStream`.
         lead_ms: how far ahead of real time frames may go; None picks
-            :func:`default_lead_ms` (100 ms above RoomIO, 0 otherwise).
-        stretch: adaptive playout (:data:`DEFAULT_STRETCH`); None keeps the start hold alone.
+            ``ROOM_LEAD_MS`` (100) above RoomIO, 0 otherwise.
+        stretch: adaptive playout (``Stretch()``, the measured defaults); None keeps the start
+            hold alone.
         on_segment: called with each segment's :class:`SegmentStats` when it ends.
 
     Frames must be mono PCM16. The session resamples to ``sample_rate`` (the inner output's
     rate) before capture; a frame at another rate is resampled here, and if the inner rate
     changes (a hot-swapped leaf) the pacer follows it at the next segment boundary.
     """
+
+    ROOM_LEAD_MS: ClassVar[int] = ROOM_LEAD_MS
+    """The lead it takes above RoomIO when ``lead_ms`` is left to choose (ms)."""
 
     def __init__(
         self,
@@ -132,7 +142,8 @@ class PacedAudioOutput(io.AudioOutput):
         self._entries: deque[_Entry] = deque()
         self._capturing: _Entry | None = None
         self._by_segment: dict[int, _Entry] = {}
-        self._inner_open = False
+        self._inner_entry: _Entry | None = None
+        """The entry whose frames the inner output's open segment holds (until its flush)."""
         self._paused = False
 
     @property
@@ -193,11 +204,17 @@ class PacedAudioOutput(io.AudioOutput):
             self._playout.reset()
         if self._stream is not None:
             self._stream.clear()
-        # segments none of whose frames reached the inner output played nothing; the one the
-        # inner output holds is reported by it once the interrupt below reaches it
+        # segments none of whose frames reached the inner output played nothing; one the inner
+        # output holds is reported by it once the interrupt below reaches it, as interrupted if
+        # the clear dropped any of it here (an inner output that plays frames as they come
+        # reports the part it got as played in full)
         for entry in list(self._entries):
-            if not entry.handed and not entry.done:
+            if entry.done:
+                continue
+            if not entry.handed:
                 self._resolve(entry, 0.0, interrupted=True)
+            elif not entry.complete:
+                entry.cut = True
         if self._writer is not None:
             self._writer.interrupt(self._interrupt_inner)
         else:
@@ -242,7 +259,7 @@ class PacedAudioOutput(io.AudioOutput):
         self._resolve(
             entry,
             entry.timeline.content_seconds(playback_position),
-            interrupted=interrupted,
+            interrupted=interrupted or entry.cut,
             transcript=synchronized_transcript,
         )
 
@@ -303,7 +320,7 @@ class PacedAudioOutput(io.AudioOutput):
             if self._playout is not None and self._clock is not None:
                 self._playout.given(frame.segment, self._clock.now(), first=not entry.handed)
             entry.handed = True
-            self._inner_open = True
+            self._inner_entry = entry
             await self.next_in_chain.capture_frame(to_audio_frame(frame))
 
         self._writer.submit(hand_over)
@@ -311,7 +328,7 @@ class PacedAudioOutput(io.AudioOutput):
     def on_segment_end(self, segment: SegmentStats) -> None:
         if segment.interrupted or self._writer is None:
             return  # clear_buffer() interrupts the inner output itself
-        self._writer.submit(self._flush_inner)
+        self._writer.submit(self._end_inner_segment)
 
     def _on_stats(self, stats: SegmentStats) -> None:
         """Report a segment once its frames are handed over (a cut one at once)."""
@@ -333,14 +350,23 @@ class PacedAudioOutput(io.AudioOutput):
         while self._pending_stats and self._on_segment is not None:
             self._on_segment(self._pending_stats.popleft())
 
+    def _end_inner_segment(self) -> None:
+        """The segment's last frame reached the inner output: end its segment there too."""
+        if self._inner_entry is not None:
+            self._inner_entry.complete = True
+        self._flush_inner()
+
     def _flush_inner(self) -> None:
-        if self._inner_open and self.next_in_chain is not None:
-            self._inner_open = False
+        if self._inner_entry is not None and self.next_in_chain is not None:
+            self._inner_entry = None
             self.next_in_chain.flush()
 
     def _interrupt_inner(self) -> None:
+        # the inner output counts a segment per flush, so its open one is closed first; one
+        # that reports playback at flush (it played each frame as it came) has then reported
+        # it, and a clear would only make it report the same segment again
         self._flush_inner()
-        if self.next_in_chain is not None:
+        if self.next_in_chain is not None and self._playing_entry() is not None:
             self.next_in_chain.clear_buffer()
 
     # ---- sample rates --------------------------------------------------------------------

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from .stats import SegmentStats
+from ._stats import SegmentStats
 
 if TYPE_CHECKING:
-    from .stretch import Stretcher
+    from ._stretch import Stretcher
 
 Pcm = npt.NDArray[np.int16]
 _EMPTY: Pcm = np.zeros(0, dtype=np.int16)

@@ -11,6 +11,7 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import Leaf, RecordingSink, frame, ramp, voice
 from livekit.plugins.pacer import (
     AdaptiveHold,
     PacedAudioOutput,
@@ -18,12 +19,8 @@ from livekit.plugins.pacer import (
     PacedStream,
     SegmentStats,
     Stretch,
-    Ticker,
-    VirtualClock,
 )
-
-from .helpers import RecordingSink, ramp, voice
-from .test_output import Leaf, frame, run_for
+from livekit.plugins.pacer.testing import Ticker, VirtualClock, run_for
 
 T0 = 1000.0
 F = 160
@@ -212,6 +209,7 @@ async def test_the_output_reports_model_time_through_stretched_frames(clock: Vir
     leaf.finish()
     ev = await asyncio.wait_for(out.wait_for_playout(), 1.0)
     assert not ev.interrupted and ev.playback_position == 1200 / 8000
+    await out.aclose()
 
 
 async def test_a_late_send_beyond_what_the_sink_held_is_a_heard_gap(

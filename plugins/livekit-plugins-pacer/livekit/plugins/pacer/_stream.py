@@ -34,15 +34,15 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .heard import SinkPlayout
-from .hold import AdaptiveHold, StartRule, longest_stall, needed_hold
-from .segment import Pcm, Segment
-from .stats import SegmentStats, StreamStats
-from .stretch import Stretch, Stretcher
-from .ticker import QUANTUM_MS, Ticker, shared_ticker
+from ._heard import SinkPlayout
+from ._hold import AdaptiveHold, StartRule, longest_stall, needed_hold
+from ._segment import Pcm, Segment
+from ._stats import SegmentStats, StreamStats
+from ._stretch import Stretch, Stretcher
+from ._ticker import QUANTUM_MS, Ticker, shared_ticker
 
 if TYPE_CHECKING:
-    from .clock import Clock
+    from ._clock import Clock
 
 _EPS = 1e-9
 

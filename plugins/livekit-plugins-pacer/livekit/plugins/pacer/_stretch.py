@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from libsonic import SonicStream
 
-from .segment import Pcm
+from ._segment import Pcm
 
 _SCALE = 32767.0
 """Sonic works in 16-bit internally and converts floats with this scale: int16 in, scaled by
