@@ -151,6 +151,8 @@ class ArmEnds:
     #: the phase's simulator recordings (every path of the arm)
     model_recordings: Path
     dispatcher: Dispatcher
+    #: the arm's folder of the phase (callers keep their own files under it)
+    run_dir: Path
 
 
 class _ArmRig:
@@ -211,6 +213,7 @@ class _ArmRig:
             worker_log=self.worker_log,
             model_recordings=recordings,
             dispatcher=self.dispatcher(livekit),
+            run_dir=recordings.parent,
         )
 
 
