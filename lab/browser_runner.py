@@ -33,7 +33,7 @@ import numpy as np
 from lab.browser import chromium
 from lab.call_windows import CallWindow
 from lab.conversation import CallerScript, Conversation, converse
-from lab.dispatch import Dispatcher, Watch, named
+from lab.dispatch import Dispatcher, RoomFinder, Watch
 from lab.path_runner import PathRun
 from lab.paths import CallPath
 from lab.pcm import Int16Array
@@ -128,6 +128,15 @@ class BrowserLine(Arrivals):
             await asyncio.gather(self._pump, return_exceptions=True)
 
 
+def _once_known(room: asyncio.Future[str]) -> RoomFinder:
+    """The room the page's token named, once the page has it."""
+
+    async def find(_lk: object) -> str | None:
+        return room.result() if room.done() else None
+
+    return find
+
+
 @dataclass
 class BrowserRunner:
     """The arm's browser calls, one at a time (:class:`lab.path_runner.CallRunner`)."""
@@ -165,14 +174,18 @@ class BrowserRunner:
                 await page.wait_for_selector("#call:enabled", timeout=PAGE_READY_S * 1000)
                 await page.evaluate("window.__lab.ready")
                 started = time.time()
-                async with page.expect_response("**/call/token") as response:
-                    await page.click("#call")
-                room = str((await (await response.value).json())["room"])
-                line = BrowserLine(page)
-                line.start()
-                watch = Watch(self.dispatcher, named(room))
+                # watched from before the click: the worker may log the room's job request
+                # before the page has even read its token
+                named_room: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+                watch = Watch(self.dispatcher, _once_known(named_room))
                 try:
                     async with watch:
+                        async with page.expect_response("**/call/token") as response:
+                            await page.click("#call")
+                        room = str((await (await response.value).json())["room"])
+                        named_room.set_result(room)
+                        line = BrowserLine(page)
+                        line.start()
                         await asyncio.wait_for(line.agent_track.wait(), AGENT_TRACK_S)
                         conversation = await converse(line, self.script)
                     if not line.ended:
@@ -184,7 +197,8 @@ class BrowserRunner:
                     raise
                 finally:
                     redispatched = watch.redispatched
-                    await line.aclose()
+                    if line is not None:
+                        await line.aclose()
         except Exception as exc:  # Playwright's own errors too: the call failed, the run goes on
             self.calls.problems.append(f"{self.name} call {call + 1} failed: {exc!r}")
         finally:
