@@ -16,7 +16,8 @@ Audio metrics: :mod:`~lab.bandwidth` (99 % bandwidth, Welch and FFT-bin), :mod:`
 Every path on the real stack (:mod:`~lab.paths_section`): :mod:`~lab.rig` (LiveKit and each
 pacer arm's worker, sidecars, simulator and SIP numbers; :mod:`~lab.services`,
 :mod:`~lab.dispatch`), one runner per path — :mod:`~lab.twilio_runner`,
-:mod:`~lab.sip_runner`, :mod:`~lab.webrtc_runner` over :mod:`~lab.conversation` (a caller on
+:mod:`~lab.sip_runner`, :mod:`~lab.webrtc_runner`, :mod:`~lab.browser_runner` (headless
+Chromium on the call page: :mod:`~lab.browser`) over :mod:`~lab.conversation` (a caller on
 any line) and :mod:`~lab.call_windows` (the agent's side joined by time) — and the report:
 :mod:`~lab.path_measures`, :mod:`~lab.published`, :mod:`~lab.path_notes`,
 :mod:`~lab.paths_report`. What every call says, and the clean reply: :mod:`~lab.live_plan`;

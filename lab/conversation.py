@@ -4,7 +4,7 @@ The simulated Twilio caller (:mod:`lab.caller.call`) drives ``twilio-ws``; this 
 the same as a person on any other line: wait for the greeting, speak a clip, listen to the
 reply until the agent has been quiet for a while, talk over one reply (barge-in), hang up after
 a short linger. A path plugs in as a :class:`Line` — what it sends and what arrives, every
-chunk stamped with its arrival time — so the SIP caller, an SDK participant and (later) a real
+chunk stamped with its arrival time — so the SIP caller, an SDK participant and a real
 browser share one conversation and one set of measurements.
 
 Measurements come from arrival stamps, never from when this loop happened to look: the loop

@@ -273,6 +273,8 @@ def run(args: argparse.Namespace) -> int:
         with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
             for section in paths:  # its servers boot while the sections before it run
                 section.start()
+                if section.no_browser is not None:
+                    progress.console.print(f"webrtc: no browser caller: {section.no_browser}")
             results = run_sections(sections, LabContext(out, progress))
     except (StackUnavailable, ServiceFailed, ValueError) as exc:
         print(f"trunkline lab: the real stack could not start: {exc}", file=sys.stderr)

@@ -23,6 +23,10 @@ WHO_PACES: Final = {
         "RoomIO's AudioSource clocks the agent's track out in 10 ms frames and the receiver "
         "plays from NetEq's jitter buffer"
     ),
+    "webrtc (browser)": (
+        "RoomIO's AudioSource clocks the agent's track out in 10 ms frames and the page plays "
+        "it from Chromium's own jitter buffer"
+    ),
 }
 #: unpaced audio that reaches the caller no further ahead of real time than this was paced
 #: by the transport (a pacer's own lead is 60–100 ms)
@@ -40,9 +44,11 @@ def rig_sentence(where: str) -> str:
         "and a dispatch rule for the arm's own number. Callers: the simulated Twilio caller "
         "(twilio-ws, both modes), the lab's SIP user agent dialling livekit-sip like a Twilio "
         "Elastic SIP trunk (sip, G.711 μ-law end to end), an SDK participant publishing 48 kHz "
-        "speech (webrtc, Opus both ways). Calls go round by round, one per path in rotating "
-        "order, each placed in both arms at the same moment; every call of a round meets the "
-        "same seeded model draws."
+        "speech (webrtc, Opus both ways) and headless Chromium on the product's call page "
+        "(webrtc (browser): the page's own token, livekit-client, Chromium's Opus and jitter "
+        "buffer; the lab speaks into its microphone and taps what it plays). Calls go round by "
+        "round, one per path in rotating order, each placed in both arms at the same moment; "
+        "every call of a round meets the same seeded model draws."
     )
 
 
@@ -54,9 +60,10 @@ machine: turn detected (the session's user state leaving *speaking*: the model's
 → model first audio (first reply audio reaching the agent's output) → pacer first frame (with
 the pacer off the same instant: pacing 0) → first audio received by the caller. The agent's
 and the caller's halves are joined per call by time (an arm's calls never overlap). A webrtc
-caller gets audio only out of NetEq's jitter buffer, so on that path "received" is "played"
-and transport includes the buffer; its mean delay (libwebrtc's own statistics) is shown as
-its playout. **Playout** elsewhere follows the latency: the caller's buffer before the first
+caller gets audio only out of NetEq's jitter buffer (the SDK's, or Chromium's as the page
+plays it), so on that path "received" is "played" and transport includes the buffer; its mean
+delay (libwebrtc's own statistics, the page's inbound-rtp in the browser) is shown as its
+playout. **Playout** elsewhere follows the latency: the caller's buffer before the first
 audio plays (the Twilio-like buffer). Stage figures are medians over the turns with both
 bounds: they do not add up to the median latency. **Transport share** is the median over
 turns of transport ÷ latency.
@@ -65,21 +72,21 @@ turns of transport ÷ latency.
 HEARD_METHOD: Final = """\
 **Heard audio**: each reply the caller heard, from its first to its last audible chunk, laid
 out as the caller's receiver played it (the Twilio caller's playout; the SIP caller by RTP
-timestamp; webrtc as the SDK hands it over at 48 kHz), judged against the clean reply (the
-simulator's own espeak-ng audio of the scripted line) through the receiver's codecs alone:
-μ-law at 8 kHz (twilio-ws local), Opus 48 kHz then μ-law 8 kHz (bridge, sip), Opus 48 kHz
-(webrtc). **BW99** is the 99 % bandwidth of all heard replies, Welch over active speech and,
-labelled, the FFT-bin method behind the published figures (see the codec section); caller →
-agent is the same over what the simulator recorded of every caller turn (24 kHz). **PESQ**
-NB / WB of complete replies (not talked over) against the clean reply, aligned; in brackets
-the same through the codecs alone — the ceiling. **Gaps** are silences ≥ 10 ms inside a reply
-that the clean reply did not have there (5 ms blocks below −54 dBFS peak count as silence on
-both sides: after Opus a dropout is a fade, not exact zeros). **Clicks** against the clean
-reply's own rate through the same codecs. **Playout underruns**: the caller's own buffer ran
-dry mid-reply (Twilio-like buffer; NetEq concealment events on webrtc; on sip, runs of packets
-that would have missed a 60 ms phone buffer — a model). **Barge-in**: the caller talks over the
-next-to-last reply after 1 s of it; cut-off is until the last agent audio arrived, clear until
-the sidecar's `clear` (Twilio paths).
+timestamp; webrtc as the SDK hands it over, or as the page plays it, at 48 kHz), judged against
+the clean reply (the simulator's own espeak-ng audio of the scripted line) through the
+receiver's codecs alone: μ-law at 8 kHz (twilio-ws local), Opus 48 kHz then μ-law 8 kHz
+(bridge, sip), Opus 48 kHz (webrtc). **BW99** is the 99 % bandwidth of all heard replies, Welch
+over active speech and, labelled, the FFT-bin method behind the published figures (see the
+codec section); caller → agent is the same over what the simulator recorded of every caller
+turn (24 kHz). **PESQ** NB / WB of complete replies (not talked over) against the clean reply,
+aligned; in brackets the same through the codecs alone — the ceiling. **Gaps** are silences ≥
+10 ms inside a reply that the clean reply did not have there (5 ms blocks below −54 dBFS peak
+count as silence on both sides: after Opus a dropout is a fade, not exact zeros). **Clicks**
+against the clean reply's own rate through the same codecs. **Playout underruns**: the caller's
+own buffer ran dry mid-reply (Twilio-like buffer; NetEq concealment events on webrtc; on sip,
+runs of packets that would have missed a 60 ms phone buffer — a model). **Barge-in**: the
+caller talks over the next-to-last reply after 1 s of it; cut-off is until the last agent audio
+arrived, clear until the sidecar's `clear` (Twilio paths).
 """
 
 AB_METHOD: Final = """\

@@ -5,10 +5,11 @@ at a time — so calls on different paths interleave and machine load hits every
 and at the end for a :class:`PathRun`: the merged turn log (the waterfall), each reply as its
 receiver heard it and each caller turn as the model heard it. Runners: twilio-ws in local
 mode and through the bridge (:mod:`lab.twilio_runner`), sip (:mod:`lab.sip_runner`), webrtc
-through an SDK participant (:mod:`lab.webrtc_runner`); a real browser plugs in the same way.
+through an SDK participant (:mod:`lab.webrtc_runner`) and through headless Chromium on the
+product's call page (:mod:`lab.browser_runner`).
 A path this run cannot reach is :class:`Unmeasured`, with the reason and never with numbers.
 
-Adding a caller (the browser of issue 12, say): write a :class:`lab.conversation.Line` for it
+Adding a caller: write a :class:`lab.conversation.Line` for it
 — ``say`` speaks a clip, ``take_arrivals`` hands over what the page played with the time each
 piece arrived, ``playout_counters`` its jitter buffer's statistics if it keeps any — and a
 :class:`CallRunner` that places one call on it (as :class:`lab.webrtc_runner.WebrtcRunner`

@@ -1,14 +1,14 @@
 """Section ``paths`` of ``trunkline lab``: every caller path on the real stack, paced and not.
 
 One seeded conversation is placed on every path — twilio-ws in local mode (the baseline),
-twilio-ws through the bridge into a room, sip through livekit-sip, webrtc as an SDK
-participant — call by call in rotating order, so whatever else loads the machine loads every
-path alike. Each call is placed twice at the same moment, once per pacer arm (the worker's or
-the local sidecar's pacer on, and off), on simulators that replay the same draws: the A/B
-differs in the pacer and nothing else. The main phase runs at the plan's model timing; the
-sweep's phases repeat fewer calls at other think times, to show at what model latency
-transport starts to matter. :mod:`lab.paths_report` turns the runs into tables, prose and
-figures.
+twilio-ws through the bridge into a room, sip through livekit-sip, webrtc as an SDK participant
+and as a real browser on the product's call page — call by call in rotating order, so whatever
+else loads the machine loads every path alike. Each call is placed twice at the same moment,
+once per pacer arm (the worker's or the local sidecar's pacer on, and off), on simulators that
+replay the same draws: the A/B differs in the pacer and nothing else. The main phase runs at the
+plan's model timing; the sweep's phases repeat fewer calls at other think times, to show at what
+model latency transport starts to matter. :mod:`lab.paths_report` turns the runs into tables,
+prose and figures.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from pathlib import Path
 
 from rich.progress import TaskID
 
+from lab.browser import browser_missing
+from lab.browser_runner import BROWSER, BrowserRunner
 from lab.caller.audio import write_wav
 from lab.live_plan import LivePlan
 from lab.path_runner import CallRunner, PathRun, Unmeasured
@@ -33,16 +35,27 @@ from lab.sip_runner import SipRunner
 from lab.twilio_runner import TwilioRunner
 from lab.webrtc_runner import RATE as WEBRTC_RATE
 from lab.webrtc_runner import WebrtcRunner
+from sip.sidecar.call_page import DEFAULT_PAGE_DIR
 
 LOCAL = "twilio-ws (local)"
 BRIDGE = "twilio-ws (bridge)"
 #: every runner :func:`runners` makes, in the report's order
-RUNNERS = (LOCAL, BRIDGE, "sip", "webrtc")
+RUNNERS = (LOCAL, BRIDGE, "sip", "webrtc", BROWSER)
 
 
-def reachable(sip: bool) -> list[str]:
-    """The runners this run has: all but ``sip`` where there is no SIP gateway."""
-    return [name for name in RUNNERS if sip or name != "sip"]
+def reachable(sip: bool, browser: bool) -> list[str]:
+    """The runners this run has: all but ``sip`` where there is no SIP gateway, and the
+    browser where Chromium (or the built call page) is missing."""
+    left_out = {"sip": not sip, BROWSER: not browser}
+    return [name for name in RUNNERS if not left_out.get(name, False)]
+
+
+def browser_problem() -> str | None:
+    """Why this run has no browser caller (None: it has one)."""
+    missing = browser_missing()
+    if missing is None and not (DEFAULT_PAGE_DIR / "index.html").is_file():
+        missing = f"the call page is not built ({DEFAULT_PAGE_DIR}): run `make web`"
+    return missing and f"{missing}; the SDK participant alone measures webrtc"
 
 
 @dataclass(frozen=True)
@@ -54,7 +67,9 @@ class Phase:
     main: bool
 
 
-def runners(ends: ArmEnds, plan: LivePlan, livekit: LiveKit) -> list[CallRunner]:
+def runners(
+    ends: ArmEnds, plan: LivePlan, livekit: LiveKit, *, browser: bool = True
+) -> list[CallRunner]:
     """One runner per path reachable this run (:func:`reachable`), for one arm, in the
     report's order."""
     found: list[CallRunner] = [
@@ -91,6 +106,17 @@ def runners(ends: ArmEnds, plan: LivePlan, livekit: LiveKit) -> list[CallRunner]
             dispatcher=ends.dispatcher,
         )
     )
+    if browser:
+        found.append(
+            BrowserRunner(
+                ends.bridge_url,
+                plan.caller_script(WEBRTC_RATE),
+                ends.worker_log,
+                ends.model_recordings,
+                ends.run_dir / "browser",
+                dispatcher=ends.dispatcher,
+            )
+        )
     return found
 
 
@@ -133,6 +159,8 @@ class PathsSection:
     env: Mapping[str, str]
     #: the run's output folder (``ctx.out_dir``): the rig's files go under ``paths/``
     out: Path
+    #: why no browser calls (None: Chromium places them), found at :meth:`start`
+    no_browser: str | None = None
     key: str = "paths"
     title: str = "Every caller path on the real stack"
     timings: dict[str, float] = field(default_factory=dict)
@@ -144,6 +172,7 @@ class PathsSection:
         (the first phase waits for them). :meth:`run` stops them; so does :meth:`stop`."""
         if self._rig is None:
             self._started = time.monotonic()
+            self.no_browser = browser_problem()
             self._rig = LabRig(self.out / "paths", self.env)
             self._rig.start()
 
@@ -158,11 +187,11 @@ class PathsSection:
             self.start()
             rig = self._rig
             assert rig is not None
-            unmeasured = (
-                []
-                if rig.sip_gateway is not None
-                else [Unmeasured("sip", "sip", rig.sip_missing() or "no SIP gateway")]
-            )
+            unmeasured = []
+            if rig.sip_gateway is None:
+                unmeasured.append(Unmeasured("sip", "sip", rig.sip_missing() or "no SIP gateway"))
+            if self.no_browser is not None:
+                unmeasured.append(Unmeasured(BROWSER, "webrtc", self.no_browser))
             phases = [
                 self._phase(ctx, rig, phase, self.out / "paths" / f"phase-{n + 1}", task)
                 for n, phase in enumerate(self.phases)
@@ -185,9 +214,10 @@ class PathsSection:
         if "ready_s" not in self.timings:
             self.timings["ready_s"] = started - self._started
         ctx.progress.update(task, description=f"paths: {label}: starting simulators")
-        n_paths = len(reachable(rig.sip_gateway is not None))
+        browser = self.no_browser is None
+        n_paths = len(reachable(rig.sip_gateway is not None, browser))
         with rig.phase(phase.plan, run_dir, n_paths) as ends:
-            arms = {e.arm.name: runners(e, phase.plan, rig.livekit) for e in ends}
+            arms = {e.arm.name: runners(e, phase.plan, rig.livekit, browser=browser) for e in ends}
             total = phase.plan.calls * n_paths
             ctx.progress.update(task, description=f"paths: {label}", total=total, completed=0)
 

@@ -26,6 +26,7 @@ PATH_COLOURS: Final = {
     "twilio-ws (bridge)": "#8c2d04",
     "sip": "#ff7f0e",
     "webrtc": "#1f77b4",
+    "webrtc (browser)": "#2ca02c",
 }
 STAGE_COLOURS: Final = {
     "turn_detection": "#9467bd",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +152,8 @@ class ArmEnds:
     #: the phase's simulator recordings (every path of the arm)
     model_recordings: Path
     dispatcher: Dispatcher
+    #: the arm's folder of the phase (callers keep their own files under it)
+    run_dir: Path
 
 
 class _ArmRig:
@@ -211,6 +214,7 @@ class _ArmRig:
             worker_log=self.worker_log,
             model_recordings=recordings,
             dispatcher=self.dispatcher(livekit),
+            run_dir=recordings.parent,
         )
 
 
@@ -239,6 +243,8 @@ class LabRig:
         self._provisioned = False
         #: the arms' processes answered and the workers took their warm-up job
         self._ready = False
+        self._warming: threading.Thread | None = None
+        self._warm_up_failed: BaseException | None = None
 
     @property
     def livekit(self) -> LiveKit:
@@ -251,8 +257,8 @@ class LabRig:
         return self.livekit.sip_gateway if self.want_sip else None
 
     def start(self) -> None:
-        """LiveKit and the SIP numbers; every arm's processes launched side by side (the first
-        :meth:`phase` waits for them, warming the workers up while its simulators start).
+        """LiveKit and the SIP numbers; every arm's processes launched side by side, and the
+        workers warmed up in the background (the first :meth:`phase` waits for all of it).
 
         Raises :class:`~trunkline.stack.StackUnavailable` (servers not installed),
         :class:`~trunkline.stack.service.ServiceFailed` or ``ValueError`` (bad settings)."""
@@ -277,6 +283,20 @@ class LabRig:
         except BaseException:
             self.stop()
             raise
+        self._warming = threading.Thread(target=self._warm_workers, name="lab-warm-up", daemon=True)
+        self._warming.start()
+
+    def _warm_workers(self) -> None:
+        """Wait for the workers and give each its first job, while the caller goes on (the
+        codec section runs meanwhile): a worker's first job starts its process pool, which
+        takes tens of seconds on a loaded machine. Waits only — the processes were launched by
+        the thread that owns them."""
+        try:
+            for arm in self._arms:
+                arm.worker.wait_ready(WORKER_START_S)
+            asyncio.run(self._warm_up())
+        except BaseException as exc:  # handed to the first phase, which raises it
+            self._warm_up_failed = exc
 
     def sip_missing(self) -> str | None:
         """Why this run has no sip path (None when it has)."""
@@ -372,27 +392,19 @@ class LabRig:
                         self.sip_gateway, arm.sip_number, self.livekit.host, arm.sip_room_prefix
                     )
                 ends.append(arm.ends(sip, recordings, self.livekit))
-            if self._ready:
-                for sim in sims:
-                    sim.wait_ready(SIM_START_S)
-            else:
+            if not self._ready:
                 for arm in self._arms:
-                    arm.worker.wait_ready(WORKER_START_S)
-                asyncio.run(self._warm_up_while_starting(sims))
-                self._ready = True
-            yield ends
-
-    async def _warm_up_while_starting(self, sims: Sequence[Service]) -> None:
-        """The workers' warm-up jobs while the sidecars and simulators finish starting."""
-
-        def the_rest() -> None:  # waits only: the thread that launched them lives on
-            for arm in self._arms:
-                arm.bridge.wait_ready(SIDECAR_START_S)
-                arm.local.wait_ready(SIDECAR_START_S)
+                    arm.bridge.wait_ready(SIDECAR_START_S)
+                    arm.local.wait_ready(SIDECAR_START_S)
             for sim in sims:
                 sim.wait_ready(SIM_START_S)
-
-        await asyncio.gather(self._warm_up(), asyncio.to_thread(the_rest))
+            if not self._ready:
+                if self._warming is not None:
+                    self._warming.join()
+                if self._warm_up_failed is not None:
+                    raise self._warm_up_failed
+                self._ready = True
+            yield ends
 
     async def _warm_up(self) -> None:
         """One job per worker before anything is measured: LiveKit's dev mode starts a job's

@@ -10,7 +10,7 @@ jitter-buffer delay over the reply, reported as this path's playout, *inside* it
 stage) and how often it ran dry and concealed (its **playout underruns**: NetEq concealment
 events during the reply).
 
-A real browser (issue 12) plugs in the same way: another :class:`lab.conversation.Line`.
+A real browser plays the same part through the product's call page: :mod:`lab.browser_runner`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -65,18 +66,36 @@ def _is_agent(participant: rtc.Participant) -> bool:
     return participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
 
 
-class WebrtcLine:
-    """A :class:`lab.conversation.Line` over a joined room: speaks into a microphone track,
-    records the agent's track as it comes out of the SDK."""
+class Arrivals:
+    """The agent's audio as a WebRTC receiver played it, each piece stamped (monotonic s) when
+    it came out of the receiver's jitter buffer: the part of a :class:`lab.conversation.Line`
+    the SDK participant and the browser share."""
 
     rate = RATE
 
+    def __init__(self) -> None:
+        self.frames: list[tuple[float, Int16Array]] = []
+        self._taken = 0
+
+    def take_arrivals(self) -> list[tuple[float, Int16Array]]:
+        new = self.frames[self._taken :]
+        self._taken += len(new)
+        return new
+
+    def cut(self, first: float, last: float) -> Int16Array:
+        inside = [pcm for at, pcm in self.frames if first <= at <= last]
+        return np.concatenate(inside) if inside else np.zeros(0, dtype=np.int16)
+
+
+class WebrtcLine(Arrivals):
+    """A :class:`lab.conversation.Line` over a joined room: speaks into a microphone track,
+    records the agent's track as it comes out of the SDK."""
+
     def __init__(self, room: rtc.Room) -> None:
+        super().__init__()
         self.room = room
         self.source = rtc.AudioSource(RATE, 1, queue_size_ms=100)
         self.agent_track: asyncio.Future[rtc.Track] = asyncio.get_running_loop().create_future()
-        self.frames: list[tuple[float, Int16Array]] = []
-        self._taken = 0
         self._left = False
         self._tasks: list[asyncio.Task[None]] = []
         room.on("track_subscribed", self._on_track_subscribed)
@@ -110,11 +129,6 @@ class WebrtcLine:
     def ended(self) -> bool:
         return self._left
 
-    def take_arrivals(self) -> list[tuple[float, Int16Array]]:
-        new = self.frames[self._taken :]
-        self._taken += len(new)
-        return new
-
     async def say(self, pcm: Int16Array, rate: int) -> float:
         x = resample(pcm, rate, RATE) if rate != RATE else pcm
         x = np.concatenate([x, np.zeros(-len(x) % FRAME, dtype=np.int16)])
@@ -136,10 +150,6 @@ class WebrtcLine:
                 inbound = s.inbound_rtp.inbound
                 return {name: float(getattr(inbound, name)) for name in COUNTERS}
         return {}
-
-    def cut(self, first: float, last: float) -> Int16Array:
-        inside = [pcm for at, pcm in self.frames if first <= at <= last]
-        return np.concatenate(inside) if inside else np.zeros(0, dtype=np.int16)
 
     async def aclose(self) -> None:
         for task in self._tasks:
@@ -178,60 +188,31 @@ def stretched_ms(turn: CallerTurn) -> float | None:
 
 
 @dataclass
-class _Placed:
+class Placed:
+    """One call of a WebRTC caller (an SDK participant or a browser), as placed."""
+
     window: CallWindow
     conversation: Conversation | None
-    line: WebrtcLine | None
+    #: what the caller played between two monotonic instants (None: the call never started)
+    cut: Callable[[float, float], Int16Array] | None
     redispatched: int
 
 
 @dataclass
-class WebrtcRunner:
-    """The arm's ``webrtc`` calls, placed one at a time (:class:`lab.path_runner.CallRunner`)."""
+class WebrtcCalls:
+    """What a WebRTC caller's runner keeps, and how it becomes a :class:`PathRun`: both
+    receivers are libwebrtc's NetEq at 48 kHz, so playout and underruns read alike."""
 
-    livekit: LiveKitCredentials
-    agent_name: str
-    script: CallerScript
+    name: str
     agent_log: Path
     model_recordings: Path
-    name: str = "webrtc"
     path: CallPath = "webrtc"
-    room_prefix: str = "lab-webrtc"
-    #: re-dispatches the arm's agent when LiveKit found no worker free (None: never)
-    dispatcher: Dispatcher | None = None
-    placed: list[_Placed] = field(default_factory=list)
+    placed: list[Placed] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
-    async def place(self, call: int) -> None:
-        call_id = f"{self.room_prefix}-{call + 1}-{secrets.token_hex(3)}"
-        started = time.time()
-        token = join_token(
-            self.livekit,
-            room=call_id,
-            identity=f"lab-caller-{call + 1}",
-            agent=self.agent_name,
-            ttl=timedelta(minutes=30),
-        )
-        room = rtc.Room()
-        line = WebrtcLine(room)
-        conversation: Conversation | None = None
-        watch = Watch(self.dispatcher, named(call_id))
-        try:
-            async with watch:
-                await room.connect(self.livekit.url, token)
-                await line.publish()
-                await asyncio.wait_for(asyncio.shield(line.agent_track), AGENT_TRACK_S)
-                conversation = await converse(line, self.script)
-        except (rtc.ConnectError, TimeoutError, OSError) as exc:
-            self.problems.append(f"{self.name} call {call + 1} failed: {exc!r}")
-        finally:
-            await line.aclose()
-            with contextlib.suppress(Exception):
-                await room.disconnect()
+    def ended(self, call: int, conversation: Conversation | None) -> None:
         if conversation is not None and conversation.problem:
             self.problems.append(f"{self.name} call {call + 1}: {conversation.problem}")
-        window = CallWindow(call_id, started, time.time())
-        self.placed.append(_Placed(window, conversation, line, watch.redispatched))
 
     async def settle(self) -> None:
         if self.placed and (conv := self.placed[-1].conversation) is not None:
@@ -254,15 +235,15 @@ class WebrtcRunner:
                     "redispatched": p.redispatched,
                 }
             )
-            conv, line = p.conversation, p.line
-            if conv is None or line is None:
+            conv = p.conversation
+            if conv is None or p.cut is None:
                 continue
             caller += caller_records(conv, p.window.call_id, self.path)
             replies += heard_replies(
                 conv,
                 p.window.call_id,
                 RATE,
-                line.cut,
+                p.cut,
                 playout=playout_delay,
                 underruns=concealments,
                 stretched=stretched_ms,
@@ -278,3 +259,58 @@ class WebrtcRunner:
             calls=calls,
             problems=[*self.problems, *problems, *(str(p) for p in merged.problems)],
         )
+
+
+@dataclass
+class WebrtcRunner:
+    """The arm's ``webrtc`` calls, placed one at a time (:class:`lab.path_runner.CallRunner`)."""
+
+    livekit: LiveKitCredentials
+    agent_name: str
+    script: CallerScript
+    agent_log: Path
+    model_recordings: Path
+    name: str = "webrtc"
+    path: CallPath = "webrtc"
+    room_prefix: str = "lab-webrtc"
+    #: re-dispatches the arm's agent when LiveKit found no worker free (None: never)
+    dispatcher: Dispatcher | None = None
+
+    def __post_init__(self) -> None:
+        self.calls = WebrtcCalls(self.name, self.agent_log, self.model_recordings, self.path)
+
+    async def place(self, call: int) -> None:
+        call_id = f"{self.room_prefix}-{call + 1}-{secrets.token_hex(3)}"
+        started = time.time()
+        token = join_token(
+            self.livekit,
+            room=call_id,
+            identity=f"lab-caller-{call + 1}",
+            agent=self.agent_name,
+            ttl=timedelta(minutes=30),
+        )
+        room = rtc.Room()
+        line = WebrtcLine(room)
+        conversation: Conversation | None = None
+        watch = Watch(self.dispatcher, named(call_id))
+        try:
+            async with watch:
+                await room.connect(self.livekit.url, token)
+                await line.publish()
+                await asyncio.wait_for(asyncio.shield(line.agent_track), AGENT_TRACK_S)
+                conversation = await converse(line, self.script)
+        except (rtc.ConnectError, TimeoutError, OSError) as exc:
+            self.calls.problems.append(f"{self.name} call {call + 1} failed: {exc!r}")
+        finally:
+            await line.aclose()
+            with contextlib.suppress(Exception):
+                await room.disconnect()
+        self.calls.ended(call, conversation)
+        window = CallWindow(call_id, started, time.time())
+        self.calls.placed.append(Placed(window, conversation, line.cut, watch.redispatched))
+
+    async def settle(self) -> None:
+        await self.calls.settle()
+
+    def collect(self) -> PathRun:
+        return self.calls.collect()

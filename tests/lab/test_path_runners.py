@@ -15,10 +15,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from lab.browser_runner import BROWSER
 from lab.live_plan import LivePlan
 from lab.path_runner import CallRunner, PathRun
-from lab.paths_section import BRIDGE, LOCAL, runners
+from lab.paths_section import BRIDGE, LOCAL, RUNNERS, runners
 from lab.rig import ArmEnds, LabRig
+from tests.web.browser import require_chromium
+from tests.web.call_rig import require_built_page
 from trunkline.stack import LocalStack
 from trunkline.turnlog import TIMESTAMPS
 
@@ -37,7 +40,7 @@ def rig(
     out = tmp_path_factory.mktemp("lab-rig")
     with LabRig(out, env, host=netns_address) as lab:
         assert "LIVEKIT_URL" in lab.livekit.where
-        with lab.phase(PLAN, out / "phase", 4) as ends:
+        with lab.phase(PLAN, out / "phase", len(RUNNERS)) as ends:
             yield lab, ends
 
 
@@ -114,6 +117,17 @@ async def test_webrtc_an_sdk_participant_at_48_khz(rig: Rig) -> None:
     check(runs["unpaced"], 48000, paced=False)
     # NetEq's own statistics give the receiver's playout delay (from the first reply on:
     # before the greeting the track has no inbound statistics yet)
+    assert all(t.playout_s is not None for t in runs["paced"].heard if t.turn > 0)
+
+
+async def test_webrtc_a_real_browser_on_the_call_page(rig: Rig) -> None:
+    require_chromium()  # in CI a missing browser or page fails the test
+    require_built_page()
+    runs = await one_call(rig, BROWSER)
+    check(runs["paced"], 48000, paced=True)
+    check(runs["unpaced"], 48000, paced=False)
+    assert runs["paced"].path == "webrtc" and runs["paced"].receiver == "opus"
+    # Chromium's own inbound-rtp statistics: its jitter buffer's delay over each reply
     assert all(t.playout_s is not None for t in runs["paced"].heard if t.turn > 0)
 
 

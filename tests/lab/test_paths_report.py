@@ -31,6 +31,7 @@ PATHS: tuple[tuple[str, CallPath, Receiver, float], ...] = (
     ("twilio-ws (bridge)", "twilio-ws", "opus-ulaw", 0.2),
     ("sip", "sip", "opus-ulaw", 0.14),
     ("webrtc", "webrtc", "opus", 0.05),
+    ("webrtc (browser)", "webrtc", "opus", 0.06),
 )
 
 
@@ -48,7 +49,11 @@ def records(name: str, transport: float, model: float, paced: bool) -> list[Turn
             out.append(
                 TurnRecord(
                     f"{name}-{call}",
-                    "webrtc" if name == "webrtc" else "sip" if name == "sip" else "twilio-ws",
+                    "webrtc"
+                    if name.startswith("webrtc")
+                    else "sip"
+                    if name == "sip"
+                    else "twilio-ws",
                     turn,
                     caller_speech_end=t,
                     turn_detected=t + 0.7,
@@ -112,7 +117,7 @@ def phase(think: str, main: bool) -> PhaseRuns:
         plan,
         main,
         {arm: {n: run(n, p, r, t, arm) for n, p, r, t in PATHS} for arm in ("paced", "unpaced")},
-        sessions_per_draw=4,
+        sessions_per_draw=len(PATHS),
     )
 
 
@@ -138,7 +143,8 @@ def test_the_all_path_table_has_a_column_per_path_a_published_one_and_a_reading(
     # latency differs only by transport (5–200 ms on ~1.8 s): the published shape
     assert readings["latency"].startswith("Agrees in shape")
     assert readings["transport_share"].startswith(
-        "Agrees on twilio-ws (local), webrtc; twilio-ws (bridge), sip are at 10.1 %, 7.3 %"
+        "Agrees on twilio-ws (local), webrtc, webrtc (browser); twilio-ws (bridge), sip are at "
+        "10.1 %, 7.3 %"
     )
     assert "espeak-ng" in readings["bandwidth_down"]
     assert "x: not measured — a reason" in md
@@ -154,6 +160,9 @@ def test_the_pacer_ab_says_where_the_transport_paces_and_what_pacing_bought(
     assert "up to 2,750 ms ahead of real time (paced 20 ms)" in local  # 5 s in 2.25 s
     for name, *_ in PATHS[1:]:
         assert ab[name]["reading"].startswith("**The transport already paces here**")
+    assert (
+        "the page plays it from Chromium's own jitter buffer" in ab["webrtc (browser)"]["reading"]
+    )
     for name, *_ in PATHS:
         assert "**Pacing buys continuity**: 300 ms less silence heard" in ab[name]["reading"]
         # paced 80 ms later on every turn answered in both arms

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from lab.browser_runner import BROWSER
 from lab.path_runner import PathRun
-from lab.paths_section import RUNNERS, place_rounds, reachable, rotation
+from lab.paths_section import BRIDGE, LOCAL, RUNNERS, place_rounds, reachable, rotation
 from trunkline.paths import CallPath
 
 LOG: list[tuple[str, str, int]] = []
@@ -38,8 +39,10 @@ def test_each_round_starts_one_path_later() -> None:
         ["c", "a", "b"],
         ["a", "b", "c"],
     ]
-    assert reachable(sip=True) == list(RUNNERS)
-    assert "sip" not in reachable(sip=False) and len(reachable(sip=False)) == 3
+    assert reachable(sip=True, browser=True) == list(RUNNERS)
+    assert reachable(sip=False, browser=True) == [n for n in RUNNERS if n != "sip"]
+    assert reachable(sip=True, browser=False) == [n for n in RUNNERS if n != BROWSER]
+    assert reachable(sip=False, browser=False) == [LOCAL, BRIDGE, "webrtc"]
 
 
 async def test_calls_interleave_by_path_and_pair_by_arm() -> None:

@@ -1,12 +1,11 @@
 """Debian's Chromium driven by Playwright, with a fake microphone, recording what a page plays.
 
-Playwright's own browser builds cannot be downloaded here (nor in CI), so the test drives the
-distribution's ``chromium`` (``executable_path``). The flags make it a caller with no person
-present: a WAV file as the microphone (``%noloop``: played once per capture, then silence; each
-new capture starts it again), microphone permission granted, audio allowed to play without a
-click. Chromium runs inside the test process's network namespace (children inherit it), where
-LiveKit listens on the veth address and the sidecar on 127.0.0.1 — a secure context, so the
-page may ask for the microphone over plain http.
+The browser is the lab's (:mod:`lab.browser`): Debian's ``chromium`` through
+``executable_path``, a WAV file as the microphone (``%noloop``: played once per capture, then
+silence; each new capture starts it again), microphone permission granted, audio allowed to
+play without a click. Chromium runs inside the test process's network namespace (children
+inherit it), where LiveKit listens on the veth address and the sidecar on 127.0.0.1 — a secure
+context, so the page may ask for the microphone over plain http.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import base64
 import io
 import json
 import os
-import shutil
 import wave
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,12 +24,14 @@ import av
 import numpy as np
 import numpy.typing as npt
 import pytest
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import BrowserContext, Page
 
+from lab.browser import browser_missing
+from lab.browser import chromium as lab_chromium
+from lab.browser_runner import INBOUND_AUDIO
 from lab.pcm import to_int16
 
 HERE = Path(__file__).parent
-CHROMIUM = "/usr/bin/chromium"
 RATE = 48000
 Pcm = npt.NDArray[np.int16]
 
@@ -40,53 +40,28 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def require_chromium() -> str:
-    """Chromium's path; a missing browser fails the test in CI and skips it elsewhere."""
-    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if path is None:
-        reason = "Debian's chromium is not installed (apt-get install chromium)"
-        if in_ci():
-            pytest.fail(f"CI=true but the browser test cannot run: {reason}")
-        pytest.skip(reason)
-    return path
-
-
-def chromium_args(microphone_wav: Path) -> list[str]:
-    return [
-        "--no-sandbox",  # root in CI; the namespace is the isolation here
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={microphone_wav.resolve()}%noloop",
-        "--autoplay-policy=no-user-gesture-required",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
+def require_chromium() -> None:
+    """A missing browser fails the test in CI and skips it elsewhere."""
+    reason = browser_missing()
+    if reason is None:
+        return
+    if in_ci():
+        pytest.fail(f"CI=true but the browser test cannot run: {reason}")
+    pytest.skip(reason)
 
 
 @asynccontextmanager
 async def chromium(microphone_wav: Path, profile_dir: Path) -> AsyncIterator[BrowserContext]:
-    """A headless Chromium with a fresh profile (``--user-data-dir``) and the fake microphone."""
-    executable = require_chromium()
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(profile_dir),
-            executable_path=executable,
-            headless=True,
-            args=chromium_args(microphone_wav),
-            # Playwright mutes audio by default; the test wants the page to play it as usual
-            ignore_default_args=["--mute-audio"],
-        )
-        try:
-            yield context
-        finally:
-            await context.close()
+    """A headless Chromium with a fresh profile and the WAV file as its microphone."""
+    require_chromium()
+    async with lab_chromium(profile_dir, microphone_wav) as context:
+        yield context
 
 
 async def install_recorder(page: Page) -> None:
     """Record the page's played audio and microphone from its first script on (recorder.js)."""
-    await page.add_init_script(script=(HERE / "recorder.js").read_text())
+    await page.add_init_script(path=str(INBOUND_AUDIO))
+    await page.add_init_script(path=str(HERE / "recorder.js"))
 
 
 @dataclass(frozen=True)

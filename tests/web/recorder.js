@@ -76,27 +76,6 @@
     note(which, track.id);
   };
 
-  // the page's peer connections, for the receiving side's jitter-buffer statistics
-  const connections = [];
-  const NativePeerConnection = window.RTCPeerConnection;
-  window.RTCPeerConnection = function (...args) {
-    const pc = new NativePeerConnection(...args);
-    connections.push(pc);
-    return pc;
-  };
-  window.RTCPeerConnection.prototype = NativePeerConnection.prototype;
-  Object.setPrototypeOf(window.RTCPeerConnection, NativePeerConnection);
-  rec.inboundAudio = async () => {
-    const found = [];
-    for (const pc of connections) {
-      if (pc.connectionState === 'closed') continue;
-      (await pc.getStats()).forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'audio') found.push(s);
-      });
-    }
-    return found;
-  };
-
   // The fake devices have no acoustic path from the speaker to the microphone, and with no echo
   // to learn, the browser's echo canceller keeps suppressing the near end while the agent talks:
   // it chopped the barge-in sentence apart and delayed the agent's reaction by 0.3 to 2.3 s from

@@ -152,7 +152,7 @@ async def place_call(page: Page, servers: Servers, stack: LocalStack, run_dir: P
             "#captions li", "items => items.map(i => ({from: i.dataset.from, text: i.textContent}))"
         )
     ]
-    inbound = await page.evaluate("window.__recorder.inboundAudio()")
+    inbound = await page.evaluate("window.__inboundAudio()")
     await page.screenshot(path=str(run_dir / "in-call.png"))
     await page.click("#hangup")
     await page.wait_for_selector("#call:enabled")

@@ -24,9 +24,16 @@ export class Captions {
     const segment = reader.info.attributes?.[SEGMENT_ID] ?? reader.info.id;
     const line = this.line(segment, this.isCaller(from.identity) ? 'you' : 'agent');
     let text = '';
-    for await (const chunk of reader) {
-      text += chunk;
-      line.textContent = text;
+    try {
+      for await (const chunk of reader) {
+        text += chunk;
+        line.textContent = text;
+      }
+    } catch {
+      // The call ended while the segment was streaming (hang-up, the agent left, the connection
+      // dropped): the reader fails with "Room disconnected in the middle of receiving data".
+      // What arrived stays on the page; the call's end is reported by the room's own events.
+      line.dataset['cut'] = 'true';
     }
   }
 
