@@ -30,7 +30,7 @@ from lab.caller.call import CallerOptions, SipDialOutcome
 from lab.caller.results import BargeIn, CallResult, TurnResult, cadence_stats
 from lab.caller.twiml import SipDial
 from lab.conversation import CallerScript, CallerTurn, Conversation, converse
-from lab.sip_runner import PACKET_S, PLAYOUT_BUFFER_S, RATE, SipLine
+from lab.sip_runner import PACKET_S, RATE, SipLine, missed_playout
 from lab.sipcaller import CallRejected, Credentials, DialOptions, Heard, SipCall, SipError
 from lab.sipcaller.address import SipUri
 from sip import g711
@@ -91,32 +91,11 @@ def caller_script(options: CallerOptions) -> CallerScript:
     )
 
 
-def _missed(heard: Heard, first: float, last: float) -> tuple[int, float]:
-    """Runs of packets in ``[first, last]`` that missed a fixed playout buffer started at the
-    first one (a phone behind the carrier, as :mod:`lab.sip_runner` models it), and the audio
-    they carried in ms (what such a phone conceals or drops)."""
-    inside = sorted(
-        (pos, p.arrival, len(p.payload))
-        for pos, p in zip(heard.positions(), heard.packets, strict=True)
-        if first <= p.arrival <= last
-    )
-    if not inside:
-        return 0, 0.0
-    origin = inside[0][0]
-    runs, missed, late_before = 0, 0, False
-    for pos, arrival, samples in inside:
-        late = arrival > first + PLAYOUT_BUFFER_S + (pos - origin) / RATE
-        runs += late and not late_before
-        missed += samples if late else 0
-        late_before = late
-    return runs, 1000 * missed / RATE
-
-
 def _turn(conv: Conversation, turn: CallerTurn, heard: Heard) -> TurnResult:
     reply = turn.reply
-    gaps, gap_ms = (
-        (0, 0.0) if reply.first is None or reply.last is None else _missed(heard, *_span(turn))
-    )
+    gaps, gap_ms = (0, 0.0)
+    if reply.first is not None and reply.last is not None:
+        gaps, gap_ms = missed_playout(heard, reply.first, reply.last)
     latency = turn.latency_s
     barge = (
         None
@@ -137,12 +116,6 @@ def _turn(conv: Conversation, turn: CallerTurn, heard: Heard) -> TurnResult:
         gap_ms=gap_ms,
         barge_in=barge,
     )
-
-
-def _span(turn: CallerTurn) -> tuple[float, float]:
-    first, last = turn.reply.first, turn.reply.last
-    assert first is not None and last is not None
-    return first, last
 
 
 def call_result(

@@ -108,23 +108,30 @@ def cut(heard: Heard, first: float, last: float) -> Int16Array:
     return pcm[start:end]
 
 
-def late_runs(heard: Heard, first: float, last: float) -> int:
-    """Runs of packets that missed a :data:`PLAYOUT_BUFFER_S` buffer started at ``first``."""
-    positions = heard.positions()
-    inside = [
-        (pos, p.arrival)
-        for pos, p in zip(positions, heard.packets, strict=True)
+def missed_playout(heard: Heard, first: float, last: float) -> tuple[int, float]:
+    """Runs of packets in ``[first, last]`` that missed a :data:`PLAYOUT_BUFFER_S` buffer started
+    at ``first`` (a phone behind the carrier), and the audio they carried in ms (what such a
+    phone conceals or drops)."""
+    inside = sorted(
+        (pos, p.arrival, len(p.payload))
+        for pos, p in zip(heard.positions(), heard.packets, strict=True)
         if first <= p.arrival <= last
-    ]
+    )
     if not inside:
-        return 0
+        return 0, 0.0
     origin = inside[0][0]
-    runs, late_before = 0, False
-    for pos, arrival in sorted(inside):
+    runs, missed, late_before = 0, 0, False
+    for pos, arrival, samples in inside:
         late = arrival > first + PLAYOUT_BUFFER_S + (pos - origin) / RATE
         runs += late and not late_before
+        missed += samples if late else 0
         late_before = late
-    return runs
+    return runs, 1000 * missed / RATE
+
+
+def late_runs(heard: Heard, first: float, last: float) -> int:
+    """Runs of packets that missed a :data:`PLAYOUT_BUFFER_S` buffer started at ``first``."""
+    return missed_playout(heard, first, last)[0]
 
 
 def _late_runs(heard: Heard, turn: CallerTurn) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab.sip_runner import PLAYOUT_BUFFER_S, cut, late_runs
+from lab.sip_runner import PLAYOUT_BUFFER_S, cut, late_runs, missed_playout
 from lab.sipcaller import Heard, ReceivedPacket
 from sip import g711
 
@@ -42,3 +42,11 @@ def test_packets_that_miss_the_modelled_phone_buffer_count_once_per_run() -> Non
 @pytest.mark.parametrize("first", [T0 + 10.0])
 def test_no_packet_in_the_reply_is_no_underrun(first: float) -> None:
     assert late_runs(heard([T0]), first, first + 1) == 0
+
+
+def test_missed_playout_counts_the_audio_of_the_late_packets() -> None:
+    steady = [T0 + 0.02 * n for n in range(50)]
+    # packets 10..29 arrive 100 ms late: one run, 20 packets of 20 ms each missed the buffer
+    stalled = steady[:10] + [t + 0.1 for t in steady[10:30]] + steady[30:]
+    assert missed_playout(heard(stalled), T0, T0 + 1.2) == (1, 400.0)
+    assert missed_playout(heard(steady), T0, T0 + 1) == (0, 0.0)
