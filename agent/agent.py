@@ -51,6 +51,8 @@ class TrunklineAgent(Agent):
         self._hangup_task: asyncio.Task[None] | None = None
         self._hanging_up = False
         self._call_over = asyncio.Event()
+        #: from on_enter to on_exit: the agent has a session to take key presses
+        self._running = False
 
     def call_over(self) -> None:
         """The call is over (say so before closing the session): tools still waiting on it
@@ -84,10 +86,18 @@ class TrunklineAgent(Agent):
         return True
 
     async def on_enter(self) -> None:
+        self._running = True
         self.session.generate_reply(instructions=GREETING)
 
+    async def on_exit(self) -> None:
+        self._running = False
+
     def on_dtmf(self, digit: str) -> None:
-        """Keypad input from any telephony path (Twilio ``dtmf`` event or SIP DTMF)."""
+        """Keypad input from any telephony path (Twilio ``dtmf`` event or SIP DTMF); a key
+        pressed while the session is still starting, or once the call is over, is dropped."""
+        if not self._running or self._call_over.is_set():
+            logger.info("call %s: caller pressed %s; no agent to tell", self.actions.call_id, digit)
+            return
         logger.info("call %s: caller pressed %s", self.actions.call_id, digit)
         self.session.generate_reply(user_input=f"[keypad] The caller pressed {digit}.")
 

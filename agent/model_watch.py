@@ -11,8 +11,10 @@ must notice each of these and end the call with an apology, so this module says 
   failed (``server_error``), or anything the session itself will not recover from. A rejected
   request (``invalid_request_error``) leaves the session as it was and ends nothing.
 - :class:`StallWatch`: a reply whose next server event is more than ``stall_s`` late. It is
-  armed by every ``response.*`` event of an open response and disarmed by ``response.done``, so
-  waiting for the caller, or for a tool to run, is never a stall.
+  armed by the ``response.create`` the session sends (a model too busy to answer one at all,
+  the first thing an overloaded model does, is a stall too) and by every ``response.*`` event
+  of an open response, and disarmed by ``response.done``, so waiting for the caller, or for a
+  tool to run, is never a stall.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from livekit.agents.llm import RealtimeModelError, RealtimeSession
 logger = logging.getLogger(__name__)
 
 #: How long a reply may go without a server event by default: above a real model's slowest
-#: first audio (seconds, see the design's latency notes), below a caller's patience.
+#: first audio (seconds, see the design's latency notes), below a caller's patience, and below
+#: the 10 s after which the plugin gives up on an unanswered ``response.create`` itself (logging
+#: it at ERROR and leaving the caller in silence).
 DEFAULT_STALL_S: Final = 8.0
 SERVER_EVENT: Final = "openai_server_event_received"
+CLIENT_EVENT: Final = "openai_client_event_queued"
 
 
 def ends_call(error: object) -> str | None:
@@ -65,6 +70,7 @@ class StallWatch:
     def attach(self, session: RealtimeSession[Any]) -> None:
         self._session = session
         session.on(SERVER_EVENT, self._on_event)
+        session.on(CLIENT_EVENT, self._on_client_event)
 
     def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -72,7 +78,15 @@ class StallWatch:
             return
         self._disarm()
         if kind != "response.done":
-            self._timer = asyncio.get_running_loop().call_later(self.stall_s, self._stalled)
+            self._arm()
+
+    def _on_client_event(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "response.create" and not self._fired:
+            self._disarm()
+            self._arm()
+
+    def _arm(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self.stall_s, self._stalled)
 
     def _stalled(self) -> None:
         self._timer = None
@@ -88,4 +102,5 @@ class StallWatch:
         self._disarm()
         if self._session is not None:
             self._session.off(SERVER_EVENT, self._on_event)
+            self._session.off(CLIENT_EVENT, self._on_client_event)
             self._session = None

@@ -173,3 +173,53 @@ def configure_logging(
     for name in CHATTY:
         logging.getLogger(name).setLevel(chatty_level)
     return handler
+
+
+#: what asyncio logs (at ERROR) for work a program started and never cleaned up
+ASYNCIO_LEFTOVERS: Final = ("Task exception was never retrieved", "Task was destroyed but it is")
+
+
+@dataclass
+class LogSummary:
+    """What a process's log says went wrong: the lines an operator would have to look at."""
+
+    levels: dict[str, int]
+    """Log lines per level."""
+    tracebacks: int
+    leftovers: int
+    """asyncio's never-retrieved task exceptions and destroyed pending tasks."""
+    problems: list[str]
+    """The first lines at ERROR or above, to read."""
+
+    @property
+    def errors(self) -> int:
+        return self.levels.get("ERROR", 0) + self.levels.get("CRITICAL", 0)
+
+
+def summarize_log(text: str, keep: int = 20) -> LogSummary:
+    """Read a log this module's handler wrote, in either format: JSON lines, or text lines
+    (other lines — a traceback's, a library's print — count only when they start a
+    traceback, which one uncaught outside logging does)."""
+    levels: dict[str, int] = {}
+    tracebacks = leftovers = 0
+    problems: list[str] = []
+    names = logging.getLevelNamesMapping()
+    for line in text.splitlines():
+        tracebacks += line.startswith("Traceback (most recent call last)")
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and "level" in record:
+            level, message = str(record["level"]), str(record.get("message", ""))
+            tracebacks += "Traceback (most recent call last)" in str(record.get("exception", ""))
+        else:
+            parts = line.split(maxsplit=3)
+            if len(parts) < 4 or parts[2] not in names:
+                continue  # a traceback's or a library's own continuation line
+            level, message = parts[2], parts[3]
+        levels[level] = levels.get(level, 0) + 1
+        leftovers += any(marker in message for marker in ASYNCIO_LEFTOVERS)
+        if names.get(level, 0) >= logging.ERROR and len(problems) < keep:
+            problems.append(line[:300])
+    return LogSummary(levels, tracebacks, leftovers, problems)

@@ -3,7 +3,8 @@
 The openai plugin talks to it exactly as to the service; it passes every event both ways until
 the reply it is told to spoil has sent ``after_deltas`` audio deltas, then does one thing a real
 model or network does: drops the socket, answers an ``error`` event, or stops sending while
-keeping the socket open. It can also refuse every connection (a model unreachable at connect).
+keeping the socket open; or it never answers the client's ``response.create`` at all. It can
+also refuse every connection (a model unreachable at connect).
 The time of the fault is recorded so a test can measure how fast the call reacted.
 """
 
@@ -34,6 +35,8 @@ class Fault(enum.Enum):
     """A ``server_error`` event mid-reply; the socket stays up."""
     STALL = "stall"
     """Nothing more is sent mid-reply; the socket stays up."""
+    MUTE = "mute"
+    """Every ``response.create`` goes unanswered (an overloaded model); the socket stays up."""
 
 
 @dataclass
@@ -86,8 +89,12 @@ class FaultyModel:
         self, ws: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
     ) -> None:
         async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
-                await upstream.send_str(msg.data)
+            if msg.type != WSMsgType.TEXT:
+                continue
+            if self.fault is Fault.MUTE and json.loads(msg.data).get("type") == "response.create":
+                self._fault_now()
+                continue
+            await upstream.send_str(msg.data)
         await upstream.close()
 
     async def _model_to_client(

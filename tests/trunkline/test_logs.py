@@ -11,7 +11,13 @@ from collections.abc import Iterator
 import pytest
 
 from trunkline import cli
-from trunkline.logs import bind_call, call_context, configure_logging, current_call
+from trunkline.logs import (
+    bind_call,
+    call_context,
+    configure_logging,
+    current_call,
+    summarize_log,
+)
 
 
 class Terminal(io.StringIO):
@@ -152,3 +158,28 @@ def test_request_by_request_chatter_of_libraries_shows_only_at_debug(restore_roo
     configure_logging("debug", stream=out)
     logging.getLogger("twilio.http_client").info("GET Request: ...")
     assert lines(out)[-1]["message"] == "GET Request: ..."
+
+
+@pytest.mark.expect_log(r"^ERROR t: failed$", r"^ERROR asyncio: Task was destroyed")
+def test_a_log_summary_counts_levels_tracebacks_and_asyncio_leftovers_in_either_format(
+    restore_root: None,
+) -> None:
+    for log_format in ("json", "text"):
+        out = io.StringIO()
+        configure_logging("info", log_format, stream=out)
+        log = logging.getLogger("t")
+        log.info("fine")
+        log.warning("odd")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.exception("failed")
+        logging.getLogger("asyncio").error("Task was destroyed but it is pending!")
+        text = out.getvalue() + "Traceback (most recent call last):\n  File x\nKeyError: 1\n"
+        summary = summarize_log(text)
+        assert summary.levels == {"INFO": 1, "WARNING": 1, "ERROR": 2}, log_format
+        assert summary.errors == 2
+        assert summary.tracebacks == 2  # the logged exception and the uncaught one
+        assert summary.leftovers == 1
+        first, second = summary.problems
+        assert "failed" in first and "Task was destroyed" in second

@@ -194,3 +194,22 @@ async def test_twilio_socket_dropping_without_stop_releases_the_call(
     assert call.failure is None and not call.apologised
     # the model's side was let go too
     await eventually(lambda: rig.model.connections == 1, within_s=1)
+
+
+@pytest.mark.parametrize("rig", [Fault.MUTE], indirect=True)
+async def test_model_never_answering_the_greeting(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    failure = await told_and_ended(rig, caplog)
+    assert failure == f"model stalled: no reply event for {STALL_S:g} s"
+
+
+@pytest.mark.parametrize("rig", [Fault.MUTE], indirect=True)
+async def test_the_caller_hanging_up_on_an_unanswered_greeting_releases_the_call(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    result = await rig.place(linger_s=0.0, greeting_timeout_s=STALL_S / 5)
+    await eventually(lambda: rig.state.active_calls == 0, within_s=10)
+    assert result.hung_up_by == "caller"
+    assert [r for r in caplog.records if f"call {result.call_sid} ended after" in r.getMessage()]
