@@ -44,7 +44,7 @@ from lab.caller.call import CallerOptions, SimulatedCaller
 from lab.caller.cli import default_speech
 from lab.caller.hostile import CLEAN_CLOSES, Mutator, StreamOutcome, hostile_stream
 from lab.caller.runner import load_speech
-from trunkline.child import embedded_sidecar, free_port, wait_ready
+from trunkline.child import embedded_sidecar, free_port
 from trunkline.logs import summarize_log
 
 #: one line per call saying how it ended (sip.sidecar's call log)
@@ -217,9 +217,9 @@ def main() -> int:
     log_file = args.out / "sidecar.log"
     sim = ["--sim-think-ms", "300", "--sim-chunking", "steady"]
     started = time.monotonic()
-    with embedded_sidecar(free_port(), args.out / "turns.jsonl", log_file, sim) as url:
-        asyncio.run(wait_ready(url))
-        c = asyncio.run(campaign(args, url))
+    with embedded_sidecar(free_port(), args.out / "turns.jsonl", log_file, sim) as sidecar:
+        asyncio.run(sidecar.wait_ready())
+        c = asyncio.run(campaign(args, sidecar.url))
     result = report(args, c, log_file.read_text(errors="replace"), time.monotonic() - started)
     (args.out / "fuzz.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "mutations"}, indent=2))

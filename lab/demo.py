@@ -29,7 +29,7 @@ from lab.caller.report import turn_table
 from lab.caller.results import CallResult
 from lab.caller.runner import load_speech, place_call
 from lab.plots import call_timeline
-from trunkline.child import embedded_sidecar, free_port, wait_ready
+from trunkline.child import RunningSidecar, embedded_sidecar, free_port
 from trunkline.turnlog import TurnLogWriter, TurnRecord, merge_turns, read_turnlogs
 
 OUT = Path("out/demo")
@@ -38,10 +38,10 @@ OUT = Path("out/demo")
 DEMO_SCRIPT = Path(__file__).parent / "data" / "demo_script.json"
 
 
-async def call(url: str, turns: int) -> CallResult:
-    await wait_ready(url)
+async def call(sidecar: RunningSidecar, turns: int) -> CallResult:
+    await sidecar.wait_ready()
     options = CallerOptions(
-        url=url,
+        url=sidecar.url,
         speech=load_speech(default_speech()),
         turns=turns,
         barge_in_turns=frozenset({2}),
@@ -92,8 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "[bold]trunkline demo[/]: starting the sidecar (local mode, simulated model), "
         "then calling it like Twilio would…"
     )
-    with embedded_sidecar(free_port(), turn_log, out / "sidecar.log", serve_args) as url:
-        result = asyncio.run(call(url, args.turns))
+    with embedded_sidecar(free_port(), turn_log, out / "sidecar.log", serve_args) as sidecar:
+        try:
+            result = asyncio.run(call(sidecar, args.turns))
+        except RuntimeError as exc:  # the sidecar did not start: say why, not a traceback
+            console.print(f"[red]trunkline demo: {exc}[/]")
+            return 1
     result.audio = audio_figures(result)
     with TurnLogWriter(turn_log) as writer:
         for record in turn_records(result):

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -78,28 +79,58 @@ def child_process(
                 proc.wait()
 
 
+@dataclass(frozen=True)
+class RunningSidecar:
+    """A ``trunkline serve`` child: where it answers, and its process and log, so a wait for it
+    ends as soon as it has exited (a bad argument) instead of at the timeout."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_file: Path
+
+    async def wait_ready(self, timeout_s: float = 120.0) -> None:
+        await wait_http(f"{self.url}/healthz", timeout_s, what="the sidecar", child=self)
+
+    def exited(self) -> str | None:
+        """Why the child is gone (its exit code and last log line), or None while it runs."""
+        code = self.process.poll()
+        if code is None:
+            return None
+        lines = self.log_file.read_text(errors="replace").strip().splitlines()
+        return f"exited with code {code}: {lines[-1] if lines else '(no output)'} ({self.log_file})"
+
+
 @contextlib.contextmanager
 def embedded_sidecar(
     port: int, turn_log: Path, log_file: Path, extra: Sequence[str] = (), core: int | None = None
-) -> Iterator[str]:
+) -> Iterator[RunningSidecar]:
     """``trunkline serve`` on the embedded default, whatever this environment configures: its
     mode variables are dropped, an empty settings file stands in for ``.env.local`` and the
-    simulator is asked for by name. Yields its base URL."""
+    simulator is asked for by name."""
     env = {k: v for k, v in os.environ.items() if k not in MODE_VARIABLES}
     with tempfile.NamedTemporaryFile("w", suffix=".env") as empty_env:
         cmd = trunkline_command(
             "serve", "--port", str(port), "--env-file", empty_env.name, "--model", "sim",
             "--turn-log", str(turn_log), *extra,
         )  # fmt: skip
-        with child_process(cmd, log_file, env=env, core=core):
-            yield f"http://127.0.0.1:{port}"
+        with child_process(cmd, log_file, env=env, core=core) as proc:
+            yield RunningSidecar(f"http://127.0.0.1:{port}", proc, log_file)
 
 
-async def wait_http(url: str, timeout_s: float = 120.0, *, what: str = "the server") -> None:
-    """Until ``url`` answers anything but a server error (a starting process refuses or 5xxs)."""
+async def wait_http(
+    url: str,
+    timeout_s: float = 120.0,
+    *,
+    what: str = "the server",
+    child: RunningSidecar | None = None,
+) -> None:
+    """Until ``url`` answers anything but a server error (a starting process refuses or 5xxs);
+    raises RuntimeError at once if ``child``, the process that should answer, has exited."""
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
+            if child is not None and (gone := child.exited()) is not None:
+                raise RuntimeError(f"{what} at {url} {gone}")
             with contextlib.suppress(aiohttp.ClientError):
                 async with session.get(url) as resp:
                     if resp.status < 500:
