@@ -233,6 +233,7 @@ async def test_a_silent_tool_follow_up_has_no_items() -> None:
     assert rig.events[-1][1]["response"]["status"] == "completed"
 
 
+@pytest.mark.expect_log(r"^ERROR agent\.sim\.response: simulated response \S+ failed")
 async def test_a_reply_that_cannot_be_produced_fails_the_response_only() -> None:
     async def broken(text: str) -> Speech:
         raise RuntimeError("espeak-ng is missing")

@@ -515,6 +515,7 @@ async def test_shutdown_closes_live_connections(http: aiohttp.ClientSession) -> 
     assert msg.data == aiohttp.WSCloseCode.GOING_AWAY
 
 
+@pytest.mark.expect_log(r"^ERROR agent\.sim\.session: failed to handle a client event")
 async def test_an_internal_failure_is_a_server_error_not_a_lost_session(
     http: aiohttp.ClientSession, sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestServer
 from sip.bridge import contract
 from sip.bridge.apology import APOLOGY_TEXT
 from sip.bridge.rooms import RoomSettings
+from tests.logcheck import LIVEKIT_SERVER_LOST
 from tests.sip.bridge.rig import APOLOGY, bridge_rig, bridge_tasks
 from tests.sip.bridge.standin import StandInAgent
 from tests.waiting import eventually
@@ -47,6 +48,9 @@ def is_apology(twiml: str) -> bool:
     return f"<Say>{APOLOGY_TEXT}</Say><Hangup />" in twiml and "<Stream" not in twiml
 
 
+@pytest.mark.expect_log(
+    r"^ERROR sip\.bridge\.bridge: call \S+: refused at the webhook: LiveKit failed"
+)
 async def test_livekit_refusing_connections_at_the_webhook_gets_the_apology_twiml() -> None:
     credentials = LiveKitCredentials(f"ws://127.0.0.1:{closed_port()}", "devkey", SECRET)
     async with bridge_rig(credentials) as rig:
@@ -54,6 +58,9 @@ async def test_livekit_refusing_connections_at_the_webhook_gets_the_apology_twim
         assert rig.state.active_calls == 0
 
 
+@pytest.mark.expect_log(
+    r"^ERROR sip\.bridge\.bridge: call \S+: refused at the webhook: LiveKit failed"
+)
 async def test_livekit_not_answering_at_the_webhook_gets_the_apology_in_time() -> None:
     """A LiveKit that accepts the connection and never answers costs the caller the API
     timeout, not the SDK's default ten seconds."""
@@ -81,6 +88,7 @@ async def test_livekit_not_answering_at_the_webhook_gets_the_apology_in_time() -
         await silent.close()
 
 
+@pytest.mark.expect_log(LIVEKIT_SERVER_LOST)
 @pytest.mark.netns
 @pytest.mark.slow
 async def test_livekit_dying_mid_call_gets_an_apology_a_hang_up_and_leaves_nothing_behind(
