@@ -39,6 +39,14 @@ MARKER = "expect_log"
 #: what LiveKit's native SDK logs at ERROR while the server it was connected to is gone (its
 #: reconnect attempts, data channels closed under it), for tests that take the server away
 LIVEKIT_SERVER_LOST = r"^ERROR livekit: livekit::rtc_(engine|session)"
+#: what LiveKit's native SDK logs at ERROR in an ordinary teardown race, whatever the test: a
+#: peer's data channels closing as it leaves, a track announced for a participant already gone.
+#: They are the SDK's, come and go with timing, and say nothing of ours; every other ERROR line
+#: (the SDK's connection losses included) still fails the test.
+SDK_TEARDOWN_NOISE = re.compile(
+    r"^ERROR livekit: livekit::(rtc_engine::rtc_session:\d+:\S+ - publisher data channel "
+    r"'\w+' closed unexpectedly|room:\d+:\S+ - dropping remote track due to invalid TrackSid)"
+)
 #: pytest-asyncio's fixture owning a test's event loop
 RUNNER_FIXTURE = "_function_scoped_runner"
 
@@ -115,7 +123,7 @@ def _report_pending(loop: asyncio.AbstractEventLoop) -> None:
 
 def _check(item: pytest.Item, records: list[logging.LogRecord]) -> None:
     patterns = [re.compile(p) for marker in item.iter_markers(MARKER) for p in marker.args]
-    lines = [_first_line(r) for r in records]
+    lines = [line for line in map(_first_line, records) if not SDK_TEARDOWN_NOISE.search(line)]
     unexpected = [line for line in lines if not any(p.search(line) for p in patterns)]
     unmatched = [p.pattern for p in patterns if not any(p.search(line) for line in lines)]
     problems: list[str] = []

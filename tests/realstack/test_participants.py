@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from livekit import api, rtc
 
-from tests.logcheck import LIVEKIT_SERVER_LOST
 from trunkline.stack import LocalStack
 
 from .clients import Events, identities, join, joined, participant, room_names, server_api
@@ -100,7 +99,6 @@ async def test_attribute_update_without_permission_is_refused(
         assert dict(seen.attributes) == {}
 
 
-@pytest.mark.expect_log(LIVEKIT_SERVER_LOST)
 async def test_api_removal_duplicate_identity_and_room_deletion_disconnect_cleanly(
     livekit_stack: LocalStack,
 ) -> None:
