@@ -24,3 +24,9 @@ RPC_CLEAR: Final = "trunkline.clear"
 RPC_HANGUP: Final = "trunkline.hangup"
 #: agent → bridge, payload ``{"to": "+1555..."}``: redirect the Twilio call (TwiML ``<Dial>``)
 RPC_TRANSFER: Final = "trunkline.transfer"
+#: bridge → agent, payload ``""``, answer ``"pong"``: the agent is still there. A worker that
+#: dies without leaving (killed, out of memory, machine lost) stays in the room until LiveKit
+#: times its connection out, ~20 s of dead air for the caller; a ping unanswered for the
+#: bridge's liveness timeout ends the call long before that.
+RPC_PING: Final = "trunkline.ping"
+PONG: Final = "pong"

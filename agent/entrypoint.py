@@ -38,6 +38,7 @@ from livekit.agents.voice.io import AudioOutput
 from livekit.plugins.pacer import PacedAudioOutput
 
 from agent.agent import TrunklineAgent
+from agent.bridge_contract import PONG, RPC_PING
 from agent.caller_path import call_id, caller_path
 from agent.clear_signal import ClearSignalOutput
 from agent.first_audio import FirstAudioStamp
@@ -102,10 +103,17 @@ class JobSettings:
 async def entrypoint(ctx: JobContext) -> None:
     settings = JobSettings.from_env(os.environ)
     await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
+    answer_pings(ctx.room)
     caller = await ctx.wait_for_participant()
     call = RoomCall(ctx, caller, settings)
     ctx.add_shutdown_callback(call.aclose)
     await call.start()
+
+
+def answer_pings(room: rtc.Room) -> None:
+    """Answer the Twilio bridge's liveness pings (``trunkline.ping``) from this job's loop, so a
+    reply also says the agent's event loop is running, not merely that its connection is up."""
+    room.local_participant.register_rpc_method(RPC_PING, lambda _data: PONG)
 
 
 class RoomCall:

@@ -47,6 +47,17 @@ DELIBERATE: Final = frozenset(
     }
 )
 
+#: RPC failures that mean the agent did not answer (every other error is an answer).
+UNANSWERED: Final = frozenset(
+    {
+        rtc.RpcError.ErrorCode.CONNECTION_TIMEOUT,
+        rtc.RpcError.ErrorCode.RESPONSE_TIMEOUT,
+        rtc.RpcError.ErrorCode.RECIPIENT_DISCONNECTED,
+        rtc.RpcError.ErrorCode.RECIPIENT_NOT_FOUND,
+        rtc.RpcError.ErrorCode.SEND_FAILED,
+    }
+)
+
 
 @dataclass(frozen=True)
 class BridgeOptions:
@@ -62,6 +73,12 @@ class BridgeOptions:
     reconnect_grace_s: float = 5.0
     """The SDK retries a lost connection for ~20-30 s; a caller should not wait that long."""
     leave_timeout_s: float = 5.0
+    agent_liveness_timeout_s: float = 1.5
+    """An agent that answers no ping (``trunkline.ping``) for this long is gone: its worker died
+    without leaving, which LiveKit notices only after ~20 s. Long enough that one slow reply on
+    a busy worker does not end a live call; short enough that the caller is told within 2 s."""
+    ping_interval_s: float = 0.3
+    """Pause between one ping's answer and the next ping."""
 
 
 class BridgeCall:
@@ -126,6 +143,8 @@ class BridgeCall:
                 f"no agent joined within {self.options.agent_join_timeout_s:g} s",
                 apologise=True,
             )
+            return
+        self._spawn(self._watch_agent(), "liveness")
 
     def push_audio(self, pcm: npt.NDArray[np.int16]) -> None:
         self.caller.push(pcm)
@@ -279,6 +298,61 @@ class BridgeCall:
     def _on_disconnected(self, reason: rtc.DisconnectReason.ValueType) -> None:
         name = rtc.DisconnectReason.Name(reason)
         self._end(f"disconnected from LiveKit ({name})", apologise=reason not in DELIBERATE)
+
+    # --- the agent's liveness ---------------------------------------------------------------
+
+    async def _watch_agent(self) -> None:
+        """Ping the agent until the call ends; silence for the liveness timeout ends the call.
+
+        Any answer counts, an error one included (an agent that does not know the method, or
+        whose handler failed, is still there); only a timeout, an undeliverable request or a
+        departed recipient do not. The deadline runs from the last answer, not per ping, so
+        one ping lost among answered ones does not end a call. While our own connection to
+        LiveKit is down nobody can answer; that is the reconnect grace's to judge.
+        """
+        identity = self.agent_identity
+        assert identity is not None
+        timeout = self.options.agent_liveness_timeout_s
+        loop = asyncio.get_running_loop()
+        answered = loop.time()
+        while True:
+            if self.room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
+                # our own link is down: the reconnect grace judges that, not the agent's silence
+                answered = loop.time()
+                await asyncio.sleep(self.options.ping_interval_s)
+                continue
+            left = answered + timeout - loop.time()
+            failure = "no answer"
+            if left > 0:
+                try:
+                    async with asyncio.timeout(left):
+                        await self.room.local_participant.perform_rpc(
+                            destination_identity=identity,
+                            method=contract.RPC_PING,
+                            payload="",
+                            response_timeout=timeout,
+                            max_round_trip_latency=timeout,
+                        )
+                    answered = loop.time()
+                except rtc.RpcError as e:
+                    if e.code not in UNANSWERED:
+                        answered = loop.time()
+                    else:
+                        failure = e.message
+                except TimeoutError:
+                    pass
+            connected = self.room.connection_state == rtc.ConnectionState.CONN_CONNECTED
+            if connected and loop.time() - answered >= timeout:
+                logger.warning(
+                    "call %s: agent %s answered no ping for %g s (%s)",
+                    self.call_id,
+                    identity,
+                    timeout,
+                    failure,
+                )
+                self._end(f"the agent stopped answering for {timeout:g} s", apologise=True)
+                return
+            await asyncio.sleep(self.options.ping_interval_s)
 
     # --- actions (BridgeRpc calls these) ----------------------------------------------------
 

@@ -17,8 +17,10 @@ from livekit import rtc
 from agent.bridge_contract import CALL_SID_ATTRIBUTE as CALL_SID_ATTRIBUTE
 from agent.bridge_contract import FROM_ATTRIBUTE as FROM_ATTRIBUTE
 from agent.bridge_contract import PATH_ATTRIBUTE as PATH_ATTRIBUTE
+from agent.bridge_contract import PONG as PONG
 from agent.bridge_contract import RPC_CLEAR as RPC_CLEAR
 from agent.bridge_contract import RPC_HANGUP as RPC_HANGUP
+from agent.bridge_contract import RPC_PING as RPC_PING
 from agent.bridge_contract import RPC_TRANSFER as RPC_TRANSFER
 from agent.bridge_contract import TO_ATTRIBUTE as TO_ATTRIBUTE
 from agent.bridge_contract import TWILIO_WS_PATH as TWILIO_WS_PATH

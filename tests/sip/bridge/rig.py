@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,3 +120,14 @@ async def bridge_rig(
         finally:
             await server.close()
             await asyncio.sleep(0)
+
+
+def apology_start(media: list[tuple[float, int]], *, after: float, pause_s: float = 0.4) -> float:
+    """When the caller started hearing the apology: the first media arriving after ``after``
+    that follows a pause of ``pause_s`` (the agent's last buffered frames drain right after a
+    failure, then nothing, then the apology)."""
+    arrivals = [t for t, _ in media]
+    for before, t in itertools.pairwise(arrivals):
+        if t > after and t - before >= pause_s:
+            return t
+    raise AssertionError("no media after a pause: the caller was never told")

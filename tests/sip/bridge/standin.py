@@ -72,6 +72,10 @@ class StandInAgent:
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     disconnect_reason: int | None = None
     greeted: asyncio.Event = field(default_factory=asyncio.Event)
+    pings: int = 0
+    """Liveness pings answered (see :meth:`answer_pings`)."""
+    ping_delay_s: float = 0.0
+    _answering: asyncio.Event = field(default_factory=asyncio.Event)
     _source: rtc.AudioSource | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -91,6 +95,24 @@ class StandInAgent:
         track = rtc.LocalAudioTrack.create_audio_track("agent-voice", self._source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         await room.local_participant.publish_track(track, options)
+
+    def answer_pings(self, delay_s: float = 0.0) -> None:
+        """Answer the bridge's ``trunkline.ping`` as the worker does, each ``delay_s`` late
+        (a busy agent); until then the SDK answers "unsupported method", which is an answer
+        too."""
+        self.ping_delay_s = delay_s
+        self._answering.set()
+        self.room.local_participant.register_rpc_method(contract.RPC_PING, self._pong)
+
+    def stop_answering_pings(self) -> None:
+        """Hang like a dead worker: pings from now on get no answer at all."""
+        self._answering.clear()
+
+    async def _pong(self, _data: rtc.RpcInvocationData) -> str:
+        await asyncio.sleep(self.ping_delay_s)
+        await self._answering.wait()
+        self.pings += 1
+        return contract.PONG
 
     def _spawn(self, coro: object) -> None:
         assert asyncio.iscoroutine(coro)
@@ -167,6 +189,7 @@ class StandInAgent:
         return np.concatenate(self.heard) if self.heard else np.zeros(0, dtype=np.int16)
 
     async def aclose(self) -> None:
+        self._answering.set()  # let hung ping handlers finish rather than be destroyed
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -8,6 +8,7 @@ room) of its own: the server is shared by the whole session.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -19,7 +20,7 @@ from livekit import rtc
 from sip.bridge import contract, rpc
 from sip.twilio.rest import TwilioCalls
 from tests.realstack.clients import dominant_frequency, joined, room_names
-from tests.sip.bridge.rig import APOLOGY, Rig, bridge_rig, bridge_tasks
+from tests.sip.bridge.rig import APOLOGY, Rig, apology_start, bridge_rig, bridge_tasks
 from tests.sip.bridge.standin import TONE_HZ, StandInAgent
 from tests.sip.bridge.twilio_calls import TwilioCallsStandIn
 from tests.sip.provision.twilio_standin import LoopbackHttpClient
@@ -228,6 +229,32 @@ async def test_the_agent_leaving_ends_the_twilio_call(
     (call,) = rig.calls
     assert call.end_reason == "the agent left the room" and not call.apologised
     assert await room_gone(livekit_stack, call_sid)
+
+
+async def test_an_agent_that_stops_answering_pings_is_told_to_the_caller_in_time(
+    rig: Rig, agent: StandInAgent, livekit_stack: LocalStack, call_sid: str
+) -> None:
+    """A worker that hangs or dies without leaving stays in the room for LiveKit's connection
+    timeout (~20 s); the bridge's pings find out. A slow answer is still an answer: for the
+    first seconds every ping is answered 0.8 s late and the call goes on."""
+    agent.answer_pings(delay_s=0.8)
+    stopped_at: list[float] = []
+
+    async def hang() -> None:
+        await after_greeting(agent, 3.0)
+        stopped_at.append(time.time())
+        agent.stop_answering_pings()
+
+    result = await rig.call(hang(), call_sid=call_sid, turns=0, linger_s=30)
+    (call,) = rig.calls
+    assert agent.pings >= 2 and stopped_at
+    assert call.end_reason == "the agent stopped answering for 1.5 s" and call.apologised
+    assert result.hung_up_by == "agent" and result.close_code == 1000
+    told_after_s = apology_start(result.media, after=stopped_at[0]) - stopped_at[0]
+    print(f"caller told {told_after_s:.2f} s after the agent went silent")
+    assert told_after_s <= 2.0  # issue 15: the caller is told within 2 s
+    assert await room_gone(livekit_stack, call_sid)
+    assert not bridge_tasks()
 
 
 async def test_no_agent_joining_gets_a_spoken_apology_then_a_hang_up(
