@@ -20,12 +20,12 @@ import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 from livekit.agents import AgentSession
-from livekit.agents.llm import RealtimeModel
+from livekit.agents.llm import RealtimeModel, RealtimeSession
 from livekit.agents.voice import io
 from livekit.agents.voice.events import CloseEvent, ErrorEvent
 from livekit.plugins import pacer
@@ -39,6 +39,7 @@ from agent.turn_metrics import TurnMetrics
 from sip.bridge import apology
 from sip.sidecar.backend import BackendFactory, CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
+from sip.sidecar.session_close import close_bounded
 from sip.sidecar.twilio_io import TwilioAudioInput, TwilioAudioOutput
 from sip.twilio.pacing import Pacing
 from trunkline.config import Settings
@@ -49,6 +50,9 @@ logger = logging.getLogger(__name__)
 #: How long closing a call waits for its session's start to finish: the start awaits only the
 #: model's session set-up, which its own connect timeout bounds well below this.
 START_WAIT_S: Final = 15.0
+#: How long closing a call waits for its session to close before closing the model's session
+#: under it (see :mod:`sip.sidecar.session_close`).
+SESSION_CLOSE_S: Final = 5.0
 
 
 class TwilioCallActions:
@@ -89,8 +93,10 @@ class LocalAgentCall:
         stall_s: float = DEFAULT_STALL_S,
         can_transfer: bool = False,
         turn_log: TurnLogWriter | None = None,
+        session_close_s: float = SESSION_CLOSE_S,
     ) -> None:
         self.info = info
+        self.session_close_s = session_close_s
         self.link = link
         self.new_model = new_model
         self.apology_audio = apology_audio
@@ -116,6 +122,7 @@ class LocalAgentCall:
         self.control = control
         self.model: RealtimeModel | None = None
         self.session: AgentSession[None] | None = None
+        self.realtime: RealtimeSession[Any] | None = None
         self.stall_watch = StallWatch(stall_s, self._fail)
         #: why the model failed the call (None: it did not)
         self.failure: str | None = None
@@ -139,7 +146,8 @@ class LocalAgentCall:
 
     async def _start(self, session: AgentSession[None]) -> None:
         await session.start(self.agent, record=False)
-        self.stall_watch.attach(self.agent.realtime_llm_session)
+        self.realtime = self.agent.realtime_llm_session
+        self.stall_watch.attach(self.realtime)
         logger.info("call %s: agent session started", self.info.call_id)
 
     def push_audio(self, pcm: npt.NDArray[np.int16]) -> None:
@@ -196,7 +204,13 @@ class LocalAgentCall:
         await self.agent.end()
         self.stall_watch.close()
         if self.session is not None:
-            await self.session.aclose()
+            realtime = self.realtime
+            await close_bounded(
+                self.session.aclose,
+                realtime.aclose if realtime is not None else None,
+                timeout_s=self.session_close_s,
+                call_id=self.info.call_id,
+            )
 
     async def aclose(self) -> None:
         self._closing = True
@@ -225,6 +239,7 @@ def local_backend_factory(
     turn_log: Path | None = None,
     stall_s: float = DEFAULT_STALL_S,
     apology_audio: bytes | None = None,
+    session_close_s: float = SESSION_CLOSE_S,
 ) -> BackendFactory:
     """Backends for local mode: every call gets its own session and model from ``models``.
 
@@ -241,6 +256,7 @@ def local_backend_factory(
             pacing=pacing,
             apology_audio=audio,
             stall_s=stall_s,
+            session_close_s=session_close_s,
             can_transfer=settings.twilio is not None,
             turn_log=writer,
         )

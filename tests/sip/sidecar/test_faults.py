@@ -57,6 +57,9 @@ APOLOGY_S = len(APOLOGY) / SAMPLE_RATE
 STALL_S = 0.5
 #: from the fault to the apology starting
 REACTION_S = 2.0
+#: how long a closing call waits for its session before closing the model's session under it
+#: (production: sip.sidecar.local_call.SESSION_CLOSE_S)
+SESSION_CLOSE_S = 1.0
 #: what the openai plugin itself logs at ERROR when its socket is lost (a real failure): the
 #: receive loop's end, then each event already queued that it fails to send before it retries
 LOST = r"Error in _recv_task|failed to send event"
@@ -78,7 +81,8 @@ class Rig:
 
 @pytest.fixture
 async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
-    fault: Fault = request.param
+    """``request.param``: the fault, or the fault and the stall watch's timeout."""
+    fault, stall_s = request.param if isinstance(request.param, tuple) else (request.param, STALL_S)
     options = SimOptions(think=ThinkTime.fixed(200), chunking=Chunking.STEADY, script=SCRIPT)
     settings = settings_from_env({})
     async with (
@@ -87,7 +91,12 @@ async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
         ModelFactory(ModelSettings(sim_url=model.url)) as factory,
     ):
         make = local_backend_factory(
-            factory, Pacing(), settings, stall_s=STALL_S, apology_audio=APOLOGY
+            factory,
+            Pacing(),
+            settings,
+            stall_s=stall_s,
+            apology_audio=APOLOGY,
+            session_close_s=SESSION_CLOSE_S,
         )
         calls: list[LocalAgentCall] = []
 
@@ -213,3 +222,25 @@ async def test_the_caller_hanging_up_on_an_unanswered_greeting_releases_the_call
     await eventually(lambda: rig.state.active_calls == 0, within_s=10)
     assert result.hung_up_by == "caller"
     assert [r for r in caplog.records if f"call {result.call_sid} ended after" in r.getMessage()]
+
+
+@pytest.mark.parametrize("rig", [(Fault.STALL, 60.0)], indirect=True)
+async def test_the_caller_hanging_up_during_a_stalled_reply_releases_the_call(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The model stops mid-greeting and says nothing more (a stall its watch has not called
+    yet: the pacer fills the caller's line with counted silence), and the caller hangs up.
+    The reply never finishes; the call is released at once all the same — the case the soak
+    found calls never released in (the bound on the session's close is pinned by
+    ``test_session_close.py``)."""
+    caplog.set_level(logging.INFO)
+    result = await rig.place(linger_s=0.0, greeting_timeout_s=3.0)
+    assert rig.model.faulted_at is not None and result.hung_up_by == "caller"
+    hung_up_at = result.started_at + result.duration_s
+    await eventually(lambda: rig.state.active_calls == 0, within_s=SESSION_CLOSE_S * 2 + 5)
+    ended = record_time(caplog, f"call {result.call_sid} ended after")
+    assert ended - hung_up_at <= REACTION_S
+    (call,) = rig.calls
+    assert call.failure is None and not call.apologised
+    # the model's side was let go too
+    await eventually(lambda: rig.model.connections == 1, within_s=1)
