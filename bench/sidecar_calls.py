@@ -50,7 +50,7 @@ from lab.caller.cli import default_speech
 from lab.caller.results import CallResult
 from lab.caller.runner import load_speech
 from trunkline.child import child_process, free_port, trunkline_command, wait_http
-from trunkline.turnlog import merge_turns, read_turnlogs
+from trunkline.turnlog import TurnRecord, merge_turns, read_turnlogs
 
 VAD_SILENCE_MS = 500
 SIDECAR_CORE = 0
@@ -177,6 +177,7 @@ async def run_level(
     }
     underruns = sum(r.underruns() for r in agent_lines)
     heard = {c.call_sid: _caller_gaps(c) for c in calls}
+    _write_per_call(out / f"calls-{config}-{n}.jsonl", calls, agent_lines)
     counted = {sid: 0 for sid in heard}
     for line in agent_lines:
         counted[line.call_id] += line.late_gaps()
@@ -215,6 +216,30 @@ async def run_level(
         transport_median_ms=_median_ms(stages["transport"]),
         stretched_share_mean=round(float(np.mean(shares)), 3) if shares else 0.0,
     )
+
+
+def _write_per_call(path: Path, calls: list[CallResult], agent_lines: list[TurnRecord]) -> None:
+    """Per call and turn (0: the greeting): gaps the caller heard beside gaps the pacer
+    counted, with the caller's longest media inter-arrival — where a disagreement comes from."""
+    counted = {(r.call_id, r.turn): (r.late_gaps(), r.late_gap_ms()) for r in agent_lines}
+    with path.open("w") as f:
+        for c in calls:
+            turns = [*([c.greeting] if c.greeting else []), *c.turns]
+            row = {
+                "call_sid": c.call_sid,
+                "arrival_max_ms": c.cadence.interval_max_ms,
+                "turns": [
+                    {
+                        "turn": t.turn,
+                        "heard": t.gaps,
+                        "heard_ms": t.gap_ms,
+                        "counted": counted.get((c.call_sid, t.turn), (None, None))[0],
+                        "counted_ms": counted.get((c.call_sid, t.turn), (None, None))[1],
+                    }
+                    for t in turns
+                ],
+            }
+            f.write(json.dumps(row) + "\n")
 
 
 def _caller_gaps(call: CallResult) -> tuple[int, float]:

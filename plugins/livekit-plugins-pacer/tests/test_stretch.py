@@ -250,12 +250,35 @@ async def test_a_late_gap_after_one_is_measured_from_the_shifted_playout(
     await s.push(ramp(8000))
     s.flush()
     clock.advance(0.1)
-    clock.lag = 0.03  # each tick 30 ms late: the first leaves a 30 ms gap, then the sink
-    clock.advance(0.3)  # plays 30 ms behind the grid and the same lateness is absorbed
+    clock.lag = 0.03  # each tick 30 ms late: the first leaves a gap of (more likely) two
+    clock.advance(0.3)  # whole frames, then the sink plays 40 ms behind the grid and the
+    clock.lag = 0.0  # same lateness is absorbed
+    clock.advance(1.0)
+    seg = sink.ended[0]
+    assert seg.late_gaps == 1 and seg.late_gap_ms == pytest.approx(40.0)
+
+
+@pytest.mark.parametrize(
+    ("lag_s", "gaps", "gap_ms"),
+    [(0.0004, 0, 0.0), (0.0099, 0, 0.0), (0.0101, 1, 20.0), (0.029, 1, 20.0), (0.031, 1, 40.0)],
+)
+async def test_a_late_frame_is_a_gap_of_whole_frames_when_more_likely_heard_than_not(
+    clock: VirtualClock, ticker: Ticker, sink: RecordingSink, lag_s: float, gaps: int, gap_ms: float
+) -> None:
+    """The sink plays whole 20 ms frames on a clock whose phase the sender cannot know: a
+    frame late by less than half a frame more likely plays on time (scheduling jitter of a
+    fraction of a millisecond is no gap), one late by more is heard as round(lateness / frame)
+    frames of silence."""
+    s = stream(sink, ticker)  # no lead: any lateness is lateness at the sink
+    await s.push(ramp(8000))
+    s.flush()
+    clock.advance(0.1)
+    clock.lag = lag_s  # the tick due at .12 runs lag_s late
+    clock.advance(0.02 + lag_s)
     clock.lag = 0.0
     clock.advance(1.0)
     seg = sink.ended[0]
-    assert seg.late_gaps == 1 and seg.late_gap_ms == pytest.approx(30.0)
+    assert seg.late_gaps == gaps and seg.late_gap_ms == pytest.approx(gap_ms)
 
 
 async def test_replies_and_barge_in_start_the_sink_afresh(
