@@ -92,6 +92,8 @@ class TurnMetrics:
         """Pacer callback: the first segment after a turn's detection is its reply."""
         metrics.PACER_UNDERRUNS.labels(self.path, "agent").inc(seg.underruns)
         metrics.PACER_SILENCE.labels(self.path, "agent").inc(seg.underrun_ms / 1000)
+        metrics.PACER_LATE_GAPS.labels(self.path, "agent").inc(seg.late_gaps)
+        metrics.PACER_LATE_GAP_SECONDS.labels(self.path, "agent").inc(seg.late_gap_ms / 1000)
         if "pacer" in self._fields or seg.first_frame_at is None:
             return
         self._fields["model_first_audio"] = epoch_from_monotonic(seg.first_audio_at)

@@ -87,6 +87,17 @@ PACER_SILENCE = Counter(
     "Silence a pacer inserted into replies because audio had not arrived",
     ["path", "pacer"],
 )
+PACER_LATE_GAPS = Counter(
+    "trunkline_pacer_late_gaps",
+    "Gaps the listener heard because frames reached the sink after it had run dry (the "
+    "process was late by more than the lead), as the pacer counted them",
+    ["path", "pacer"],
+)
+PACER_LATE_GAP_SECONDS = Counter(
+    "trunkline_pacer_late_gap_seconds",
+    "Length of those heard gaps",
+    ["path", "pacer"],
+)
 PROTOCOL_ERRORS = Counter(
     "trunkline_protocol_errors",
     "Bad Twilio Media Streams messages: dropped (the stream went on) or fatal (it was closed)",
