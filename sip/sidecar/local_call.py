@@ -39,7 +39,8 @@ from agent.turn_metrics import TurnMetrics
 from sip.bridge import apology
 from sip.sidecar.backend import BackendFactory, CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
-from sip.sidecar.twilio_io import TwilioAudioInput, TwilioAudioOutput
+from sip.sidecar.twilio_io import TwilioAudioInput
+from sip.sidecar.twilio_sink import TwilioSink
 from sip.twilio.pacing import Pacing
 from trunkline.config import Settings
 from trunkline.turnlog import TurnLogWriter
@@ -98,7 +99,7 @@ class LocalAgentCall:
             info.call_id, "twilio-ws", writer=turn_log, playback_is_at_caller=True
         )
         self.input = TwilioAudioInput(info.call_id)
-        self.leaf = TwilioAudioOutput(link)
+        self.leaf = TwilioSink(link)
         self.output: io.AudioOutput = (
             pacer.PacedAudioOutput(
                 self.leaf,
