@@ -5,7 +5,8 @@
 - ``bridge`` — the process-wide part: webhook admission and one backend per media stream.
 - ``call`` — one call's backend: join, wait for the agent, serve RPCs, end in either direction.
 - ``inbound`` / ``outbound`` — caller audio into the room / agent audio out to Twilio.
-- ``gate`` / ``sink`` — stretches of agent speech; paced frames and marks to Twilio.
+- ``gate`` — stretches of agent speech (paced frames and marks go out through
+  ``sip.sidecar.twilio_sink``, the sink local mode uses too).
 - ``rpc`` — the RPC handlers; ``apology`` — what the caller hears when LiveKit fails late.
 
 Per-turn metrics: the bridge does not write ``trunkline.turnlog`` lines. It could stamp

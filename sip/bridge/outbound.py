@@ -8,6 +8,9 @@ back into a drift-free cadence, so Twilio never runs dry mid-stretch and never g
 The pacer learns each stretch's hold from how the previous ones arrived. A smooth stretch
 teaches it that no hold was needed, and the next one then starts with nothing in hand against
 the network's jitter, so the hold has a floor (``min_hold_ms``).
+
+The pacer's tick drives the same Twilio sink as local mode (``sip.sidecar.twilio_sink``): frames
+and marks leave inside the tick, and the echoed marks date when the caller heard each stretch.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from livekit.plugins.pacer import AdaptiveHold, PacedStream
 
 from sip.bridge.contract import TWILIO_WS_PATH
 from sip.bridge.gate import GateSettings, StretchGate, Verdict
-from sip.bridge.sink import Stretch, TwilioStretchSink
 from sip.sidecar.link import TwilioLink
+from sip.sidecar.twilio_sink import PlayedSegment, TwilioSink
 from sip.twilio.pacing import Pacing
 from sip.twilio.protocol import SAMPLE_RATE
 from trunkline import metrics
@@ -54,9 +57,7 @@ class AgentAudio:
         self.link = link
         self.call_id = link.call_id
         self.gate = StretchGate(SAMPLE_RATE, gate)
-        self.sink = TwilioStretchSink(
-            link, frame_s=pacing.frame_ms / 1000, on_stretch=self._log_stretch
-        )
+        self.sink = TwilioSink(link, on_played=self._log_stretch)
         self.pacer = PacedStream(
             self.sink,
             sample_rate=SAMPLE_RATE,
@@ -76,8 +77,8 @@ class AgentAudio:
         self._task: asyncio.Task[None] | None = None
 
     @property
-    def stretches(self) -> list[Stretch]:
-        return self.sink.stretches
+    def stretches(self) -> list[PlayedSegment]:
+        return self.sink.played
 
     def play(self, track: rtc.Track) -> None:
         """Forward ``track`` (the agent's audio) from now on, instead of any earlier one."""
@@ -129,8 +130,9 @@ class AgentAudio:
         await self.pacer.aclose()
         self.sink.close()
 
-    def _log_stretch(self, stretch: Stretch) -> None:
+    def _log_stretch(self, stretch: PlayedSegment) -> None:
         seg = stretch.segment
+        assert seg is not None  # the pacer drives the sink: every segment has its stats
         metrics.PACER_UNDERRUNS.labels(TWILIO_WS_PATH, "bridge").inc(seg.underruns)
         metrics.PACER_SILENCE.labels(TWILIO_WS_PATH, "bridge").inc(seg.underrun_ms / 1000)
         transport = stretch.transport_s

@@ -40,7 +40,8 @@ from sip.bridge import apology
 from sip.sidecar.backend import BackendFactory, CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
 from sip.sidecar.session_close import close_bounded
-from sip.sidecar.twilio_io import TwilioAudioInput, TwilioAudioOutput
+from sip.sidecar.twilio_io import TwilioAudioInput
+from sip.sidecar.twilio_sink import TwilioSink
 from sip.twilio.pacing import Pacing
 from trunkline.config import Settings
 from trunkline.turnlog import TurnLogWriter
@@ -104,7 +105,7 @@ class LocalAgentCall:
             info.call_id, "twilio-ws", writer=turn_log, playback_is_at_caller=True
         )
         self.input = TwilioAudioInput(info.call_id)
-        self.leaf = TwilioAudioOutput(link)
+        self.leaf = TwilioSink(link)
         self.output: io.AudioOutput = (
             pacer.PacedAudioOutput(
                 self.leaf,

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from livekit import rtc
 from livekit.agents.voice import io
-from livekit.plugins.pacer import PacedFrame, SegmentStats
+from livekit.plugins.pacer import DirectAudioOutput, PacedFrame, SegmentStats, begin_segment
 from livekit.plugins.pacer.testing import Clock
 
 Pcm = npt.NDArray[np.int16]
@@ -138,6 +138,64 @@ class Leaf(io.AudioOutput):
 
     def pcm(self) -> np.ndarray:
         return np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in self.frames])
+
+
+class DirectLeaf(DirectAudioOutput):
+    """A leaf that takes paced frames from the tick, reporting like a telephony socket: one
+    report per segment, when the far end acknowledged all of it after its flush (``finish``)
+    or at a clear, with what the far end had played (``heard``, in samples, set by the test)."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(
+            label="Direct", capabilities=io.AudioOutputCapabilities(pause=False), sample_rate=8000
+        )
+        self.clock = clock
+        self.frames: list[tuple[float, int]] = []
+        """(time, samples) of each frame, as it arrived."""
+        self.calls: list[str] = []
+        self.sent = 0
+        self.heard = 0
+        self.pending = False
+        self.reports: list[tuple[float, bool]] = []
+
+    def on_segment_start(self, segment: SegmentStats) -> None:
+        begin_segment(self)
+        self.calls.append("start")
+        self.pending = True
+        self.sent = self.heard = 0
+
+    def on_frame(self, frame: PacedFrame) -> None:
+        self.frames.append((self.clock.now(), len(frame.pcm)))
+        self.sent += len(frame.pcm)
+
+    def on_segment_end(self, segment: SegmentStats) -> None:
+        if segment.interrupted:
+            io.AudioOutput.flush(self)
+            self.clear_buffer()
+        else:
+            self.flush()
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        raise AssertionError("a direct leaf gets its frames from the tick")
+
+    def flush(self) -> None:
+        super().flush()
+        self.calls.append("flush")
+
+    def clear_buffer(self) -> None:
+        self.calls.append("clear")
+        if self.pending:
+            self._report(interrupted=True)
+
+    def finish(self) -> None:
+        """The far end acknowledged the whole segment."""
+        self.heard = self.sent
+        self._report(interrupted=False)
+
+    def _report(self, *, interrupted: bool) -> None:
+        self.pending = False
+        self.reports.append((self.heard / 8000, interrupted))
+        self.on_playback_finished(playback_position=self.heard / 8000, interrupted=interrupted)
 
 
 def frame(pcm: np.ndarray, rate: int = 8000) -> rtc.AudioFrame:

@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import Leaf, frame, ramp
+from helpers import DirectLeaf, Leaf, frame, ramp
 from livekit import rtc
 from livekit.agents import Agent, AgentSession
 from livekit.agents.voice import io
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
 from livekit.plugins.pacer import PacedAudioOutput, SegmentStats
+from livekit.plugins.pacer._direct import direct_leaf
 from livekit.plugins.pacer._output import default_lead_ms
 from livekit.plugins.pacer.testing import Ticker, VirtualClock, run_for
 
@@ -324,3 +325,18 @@ async def test_finished_segments_are_reported_before_a_cut_one(
     assert [(s.index, s.interrupted) for s in seen] == [(0, False), (1, True)]
     await run_for(clock, 0.1)
     assert len(seen) == 2
+
+
+async def test_a_direct_leaf_is_driven_directly_only_through_the_swap_proxy(
+    clock: VirtualClock, make: Make
+) -> None:
+    """Behind livekit-agents' swap proxy (which only forwards) the leaf takes frames from the
+    tick; behind any other decorator they go through ``capture_frame``, or the decorator would
+    be bypassed."""
+    leaf = DirectLeaf(clock)
+    out = make(leaf)
+    assert direct_leaf(out.next_in_chain) is leaf
+    wrapped = TranscriptSynchronizer(next_in_chain_audio=DirectLeaf(clock), next_in_chain_text=None)
+    assert direct_leaf(wrapped.audio_output) is None
+    assert direct_leaf(Leaf()) is None
+    await wrapped.aclose()

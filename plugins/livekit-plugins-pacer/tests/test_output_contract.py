@@ -5,7 +5,9 @@ the reply it cut, saying ``interrupted=True`` whenever the clear dropped audio t
 played. Leaves end a segment in different ways: RoomIO's reports once its ``rtc.AudioSource``
 drained or was cleared, Twilio's (trunkline's, tested beside it) when a mark comes back or on
 ``clear``, and a leaf that plays frames as they arrive reports at ``flush()``: everything it
-was given has played by then. The pacer's time is virtual throughout.
+was given has played by then. A leaf that takes its frames straight from the tick (a
+``DirectAudioOutput``, as trunkline's Twilio sink is) never sees ``capture_frame``, so its
+segments and the swap proxy's are counted on the way. The pacer's time is virtual throughout.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from helpers import frame, ramp
+from helpers import DirectLeaf, frame, ramp
 from livekit import rtc
 from livekit.agents.voice import io
 from livekit.agents.voice.room_io._output import _ParticipantAudioOutput
@@ -189,3 +191,87 @@ async def test_a_cut_reply_over_roomio_is_one_interrupted_playback(
     ((position, interrupted),) = seen(up)
     assert interrupted and 0.0 <= position <= handed
     await out.aclose()
+
+
+Direct = tuple[DirectLeaf, PacedAudioOutput, list[io.PlaybackFinishedEvent]]
+
+
+@pytest.fixture
+async def direct(clock: VirtualClock, ticker: Ticker) -> AsyncIterator[Direct]:
+    """A leaf driven from the tick, the pacer over it, and what the pacer passes up."""
+    leaf = DirectLeaf(clock)
+    out = PacedAudioOutput(leaf, ticker=ticker, stretch=None)
+    yield leaf, out, finished(out)
+    await out.aclose()
+
+
+async def test_a_direct_leaf_gets_each_frame_inside_its_tick(
+    clock: VirtualClock, direct: Direct
+) -> None:
+    leaf, out, _ = direct
+    await out.capture_frame(frame(ramp(8000)))
+    clock.advance(0.3)  # no yield to the loop: no task may stand between tick and leaf
+    assert [at for at, _ in leaf.frames] == pytest.approx([1000.06 + 0.02 * i for i in range(13)])
+    assert leaf.calls == ["start"]
+
+
+@pytest.mark.parametrize("flushed", [False, True], ids=["producing", "flushed"])
+async def test_a_cut_reply_over_a_direct_leaf_is_one_interrupted_playback_at_its_position(
+    clock: VirtualClock, direct: Direct, flushed: bool
+) -> None:
+    leaf, out, up = direct
+    await out.capture_frame(frame(ramp(8000)))
+    if flushed:
+        out.flush()
+    await run_for(clock, 0.3)
+    leaf.heard = 960  # the far end has played six frames
+    out.clear_buffer()
+    await run_for(clock, 0.1)
+    assert leaf.calls == ["start", "flush", "clear"]
+    assert leaf.reports == [(0.12, True)]
+    assert seen(up) == [(0.12, True)]
+
+
+async def test_a_reply_a_direct_leaf_played_out_is_one_playback_and_a_clear_adds_none(
+    clock: VirtualClock, direct: Direct
+) -> None:
+    leaf, out, up = direct
+    await out.capture_frame(frame(ramp(1600)))
+    out.flush()
+    await run_for(clock, 0.4)
+    assert leaf.calls == ["start", "flush"]
+    leaf.finish()
+    assert seen(up) == [(0.2, False)]
+    out.clear_buffer()
+    await run_for(clock, 0.1)
+    assert len(up) == 1 and leaf.calls == ["start", "flush"]
+    await out.capture_frame(frame(ramp(800)))
+    out.flush()
+    await run_for(clock, 0.3)
+    leaf.finish()
+    assert seen(up[1:]) == [(0.1, False)]
+
+
+async def test_a_reply_cut_in_its_hold_never_reaches_a_direct_leaf(
+    clock: VirtualClock, direct: Direct
+) -> None:
+    leaf, out, up = direct
+    await out.capture_frame(frame(ramp(160)))
+    await run_for(clock, 0.03)
+    out.clear_buffer()
+    await run_for(clock, 0.1)
+    assert leaf.calls == [] and leaf.reports == []
+    assert seen(up) == [(0.0, True)]
+
+
+async def test_a_fully_sent_reply_cleared_before_its_end_was_heard_is_interrupted(
+    clock: VirtualClock, direct: Direct
+) -> None:
+    leaf, out, up = direct
+    await out.capture_frame(frame(ramp(1600)))
+    out.flush()
+    await run_for(clock, 0.4)  # all of it went out; the far end has played half
+    leaf.heard = 800
+    out.clear_buffer()
+    await run_for(clock, 0.1)
+    assert seen(up) == [(0.1, True)]

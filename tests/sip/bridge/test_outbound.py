@@ -1,4 +1,7 @@
-"""The agent's audio out to Twilio, on a virtual clock: gating, pacing, marks, clear."""
+"""The agent's audio out to Twilio, on a virtual clock: gating, pacing, marks, clear.
+
+The sink is local mode's too (``sip.sidecar.twilio_sink``): a mark after every frame,
+``"<stretch>:<samples sent>"``, and ``"<stretch>:end"`` after the last."""
 
 from __future__ import annotations
 
@@ -7,13 +10,14 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 import pytest
+from livekit.plugins.pacer import SegmentStats
 from livekit.plugins.pacer.testing import Ticker, VirtualClock
 
 from sip import g711
 from sip.bridge.gate import GateSettings
 from sip.bridge.outbound import AgentAudio
-from sip.bridge.sink import Stretch
 from sip.sidecar.link import TwilioLink
+from sip.sidecar.twilio_sink import PlayedSegment
 from sip.twilio.pacing import Pacing
 
 FRAME = 160
@@ -72,15 +76,15 @@ class Rig:
             min_hold_ms=min_hold_ms,
             ticker=Ticker(self.clock),
         )
-        self.reported: list[Stretch] = []
-        log = self.audio.sink.on_stretch
+        self.reported: list[PlayedSegment] = []
+        log = self.audio.sink.on_played
         assert log is not None
 
-        def report(stretch: Stretch) -> None:
+        def report(stretch: PlayedSegment) -> None:
             self.reported.append(stretch)
             log(stretch)
 
-        self.audio.sink.on_stretch = report
+        self.audio.sink.on_played = report
 
     def play(self, frames: list[npt.NDArray[np.int16]]) -> None:
         """Frames arriving from the room in real time, 20 ms apart."""
@@ -89,7 +93,12 @@ class Rig:
             self.clock.advance(0.02)
 
 
-async def test_a_stretch_is_paced_out_with_its_hangover_and_a_mark_pair() -> None:
+def stats(stretch: PlayedSegment) -> SegmentStats:
+    assert stretch.segment is not None
+    return stretch.segment
+
+
+async def test_a_stretch_is_paced_out_with_its_hangover_and_a_mark_per_frame() -> None:
     rig = Rig()
     rig.play(quiet(3) + sound(10) + quiet(5) + quiet(5))
     rig.clock.advance(1.0)
@@ -98,31 +107,32 @@ async def test_a_stretch_is_paced_out_with_its_hangover_and_a_mark_pair() -> Non
     assert len(media) == 15
     assert media[:10] == [g711.encode(f) for f in sound(10)]
     assert media[10:] == [g711.encode(f) for f in quiet(5)]
-    assert rig.link.marks() == ["bridge:0:start", "bridge:0:end"]
-    assert rig.link.sent[1] == ("mark", "bridge:0:start")  # right after the first frame
-    assert rig.link.sent[-1] == ("mark", "bridge:0:end")
+    assert rig.link.marks() == [f"1:{FRAME * n}" for n in range(1, 16)] + ["1:end"]
+    assert rig.link.sent[1] == ("mark", "1:160")  # right after the first frame
+    assert rig.link.sent[-1] == ("mark", "1:end")
     (stretch,) = rig.audio.stretches
-    assert stretch.segment.hold == pytest.approx(0.06)  # the configured prebuffer
-    assert stretch.segment.underruns == 0
+    assert stats(stretch).hold == pytest.approx(0.06)  # the configured prebuffer
+    assert stats(stretch).underruns == 0
 
 
 async def test_echoed_marks_time_when_the_caller_heard_the_stretch() -> None:
     rig = Rig()
     rig.play(sound(5))
-    first_frame = rig.audio.stretches[0].segment.first_frame_at
+    first_frame = stats(rig.audio.stretches[0]).first_frame_at
     assert first_frame is not None
     echoed = rig.clock.now()
-    rig.link.mark_received("bridge:0:start")  # Twilio: the first frame has played
+    rig.link.mark_received("1:160")  # Twilio: the first frame has played
     rig.play(sound(5, start=5) + quiet(5))
     rig.clock.advance(1.0)
-    rig.link.mark_received("bridge:0:end")
+    rig.link.mark_received("1:end")
     (stretch,) = rig.reported
     assert stretch.heard_at == pytest.approx(echoed - 0.02)
     assert stretch.transport_s == pytest.approx(echoed - 0.02 - first_frame)
     assert stretch.played_out_at == pytest.approx(rig.clock.now())
     assert not stretch.interrupted
-    rig.link.mark_received("bridge:0:end")  # a repeat is ignored
-    rig.link.mark_received("7:1600")  # local mode's marks are not ours
+    assert stretch.played_samples == stretch.sent_samples == 15 * FRAME
+    rig.link.mark_received("1:end")  # a repeat is ignored
+    rig.link.mark_received("bridge:apology")  # another sender's
     assert len(rig.reported) == 1
 
 
@@ -134,8 +144,8 @@ async def test_an_interruption_clears_twilio_cuts_the_stretch_and_drops_its_tail
     assert rig.link.sent[-1] == ("clear", None)
     (cut,) = rig.reported
     assert cut.interrupted
-    rig.link.mark_received("bridge:0:start")  # echoed by the clear: not playback
-    assert cut.heard_at is None
+    rig.link.mark_received("1:160")  # echoed by the clear: not playback
+    assert cut.heard_at is None and cut.played_samples == 0
     # the reply's tail still arriving from the room is dropped until it goes quiet
     rig.play(sound(5, start=10) + quiet(3))
     rig.clock.advance(1.0)
@@ -144,7 +154,7 @@ async def test_an_interruption_clears_twilio_cuts_the_stretch_and_drops_its_tail
     # the next reply plays as a new stretch
     rig.play(sound(4) + quiet(5))
     rig.clock.advance(1.0)
-    assert rig.link.marks()[-2:] == ["bridge:1:start", "bridge:1:end"]
+    assert rig.link.marks()[-2:] == [f"2:{9 * FRAME}", "2:end"]
 
 
 async def test_the_hold_never_learns_below_its_floor() -> None:
@@ -154,7 +164,7 @@ async def test_the_hold_never_learns_below_its_floor() -> None:
     for _ in range(3):
         rig.play(sound(5) + quiet(5))
         rig.clock.advance(0.5)
-    holds = [s.segment.hold for s in rig.audio.stretches]
+    holds = [stats(s).hold for s in rig.audio.stretches]
     assert holds[0] == pytest.approx(0.06)
     assert holds[1:] == [pytest.approx(0.04)] * 2
 
@@ -167,3 +177,29 @@ async def test_closing_reports_stretches_still_awaiting_their_marks() -> None:
     await rig.audio.aclose()
     (stretch,) = rig.reported
     assert stretch.interrupted and stretch.played_out_at is None
+
+
+async def test_frames_and_marks_leave_inside_the_tick_and_a_cut_keeps_what_was_heard() -> None:
+    """No task between the pacer and the link: each due frame and its mark are sent by the
+    time the clock has moved, and the marks echoed before a cut say how much was heard."""
+    rig = Rig()
+    for pcm in sound(6):
+        rig.audio.feed(pcm)
+    assert rig.link.sent == []
+    rig.clock.advance(0.065)  # the 60 ms hold, then the first frame and the lead's
+    sent = len(rig.link.media())
+    expected = [g711.encode(pcm) for pcm in sound(6)]
+    assert 1 <= sent < 6
+    assert rig.link.sent == [
+        item
+        for i in range(sent)
+        for item in (("media", expected[i]), ("mark", f"1:{FRAME * (i + 1)}"))
+    ]
+    rig.clock.advance(0.04)
+    assert len(rig.link.media()) == sent + 2
+    rig.link.mark_received("1:160")
+    rig.link.mark_received("1:320")
+    rig.audio.interrupt()
+    rig.link.mark_received(f"1:{FRAME * (sent + 2)}")  # echoed by the clear
+    (cut,) = rig.reported
+    assert cut.interrupted and cut.played_samples == 320 and cut.heard_at is not None

@@ -1,6 +1,6 @@
 """Twilio audio output ⇄ the simulated caller: playback position comes from echoed marks.
 
-A backend plays a tone through :class:`TwilioAudioOutput` when the caller presses a key; the
+A backend plays a tone through :class:`TwilioSink` when the caller presses a key; the
 caller simulator plays it out like Twilio. The reported playback position must equal what the
 caller actually heard — in full, and when cut short by ``clear`` (barge-in).
 """
@@ -23,7 +23,8 @@ from lab.caller.call import CallerOptions, SimulatedCaller
 from sip.sidecar.app import create_app
 from sip.sidecar.backend import CallControl, CallInfo
 from sip.sidecar.link import TwilioLink
-from sip.sidecar.twilio_io import TwilioAudioInput, TwilioAudioOutput
+from sip.sidecar.twilio_io import TwilioAudioInput
+from sip.sidecar.twilio_sink import TwilioSink
 from tests.waiting import eventually
 from trunkline.config import settings_from_env
 
@@ -44,13 +45,13 @@ def tone_frames(seconds: float) -> list[rtc.AudioFrame]:
 class ToneBackend:
     link: TwilioLink
     cut_after_s: float | None
-    output: TwilioAudioOutput = field(init=False)
+    output: TwilioSink = field(init=False)
     finished: list[PlaybackFinishedEvent] = field(default_factory=list)
     started: list[float] = field(default_factory=list)
     playing: asyncio.Future[None] | None = None
 
     def __post_init__(self) -> None:
-        self.output = TwilioAudioOutput(self.link)
+        self.output = TwilioSink(self.link)
         self.output.on("playback_finished", self.finished.append)
         self.output.on("playback_started", lambda ev: self.started.append(ev.created_at))
 

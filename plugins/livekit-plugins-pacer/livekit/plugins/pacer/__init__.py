@@ -9,6 +9,8 @@ underrun and every gap its own lateness caused, and reports exactly what was pla
 - :class:`PacedAudioOutput` — an ``io.AudioOutput`` decorator:
   ``session.output.audio = pacer.PacedAudioOutput(session.output.audio)``.
 - :class:`PacedStream` — the transport-agnostic core, for code that owns its own sink.
+- :class:`DirectAudioOutput` — a leaf output that is also a :class:`PacedSink`: either of the
+  above drives it synchronously from the tick (``begin_segment`` keeps its segment count).
 - :mod:`livekit.plugins.pacer.testing` — virtual time for tests.
 
 Everything else lives in private modules.
@@ -16,6 +18,7 @@ Everything else lives in private modules.
 
 from livekit.agents import Plugin
 
+from ._direct import DirectAudioOutput, begin_segment
 from ._hold import AdaptiveHold
 from ._output import PacedAudioOutput
 from ._source_sink import AudioSourceSink
@@ -28,6 +31,7 @@ from .version import __version__
 __all__ = [
     "AdaptiveHold",
     "AudioSourceSink",
+    "DirectAudioOutput",
     "PacedAudioOutput",
     "PacedFrame",
     "PacedSink",
@@ -37,6 +41,7 @@ __all__ = [
     "StreamStats",
     "Stretch",
     "__version__",
+    "begin_segment",
 ]
 
 

@@ -9,6 +9,9 @@ Playback is reported from the inner output only — the pacer never claims audio
 queued — and the inner output's positions are mapped back past the silence the pacer inserted
 and through any stretching, into the model's own time, so an interrupted reply is truncated
 exactly where the listener stopped hearing it.
+
+A leaf that is a :class:`DirectAudioOutput` gets its frames synchronously, inside the tick that
+releases them; any other inner output gets them through ``capture_frame`` on a writer task.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from livekit import rtc
 from livekit.agents.voice import io
 
 from ._clock import Clock
+from ._direct import DirectAudioOutput, begin_segment, direct_leaf
 from ._heard import SinkPlayout
 from ._hold import AdaptiveHold
 from ._source_sink import to_audio_frame
@@ -311,24 +315,57 @@ class PacedAudioOutput(io.AudioOutput):
 
     def on_frame(self, frame: PacedFrame) -> None:
         entry = self._by_segment.get(id(frame.segment))
-        if entry is None or self._writer is None:
+        if entry is None:
+            return
+        leaf = direct_leaf(self.next_in_chain)
+        if leaf is not None:
+            self._hand_over_direct(leaf, entry, frame)
             return
 
         async def hand_over() -> None:  # on the writer's task, off the ticker's hot path
-            assert entry.timeline is not None and self.next_in_chain is not None
-            entry.timeline.add_frame(len(frame.pcm), frame.content_samples, frame.model_samples)
-            if self._playout is not None and self._clock is not None:
-                self._playout.given(frame.segment, self._clock.now(), first=not entry.handed)
-            entry.handed = True
-            self._inner_entry = entry
+            assert self.next_in_chain is not None
+            self._handed(entry, frame)
             await self.next_in_chain.capture_frame(to_audio_frame(frame))
 
-        self._writer.submit(hand_over)
+        self._writer_for_inner().submit(hand_over)
+
+    def _hand_over_direct(self, leaf: DirectAudioOutput, entry: _Entry, frame: PacedFrame) -> None:
+        """The frame goes to the leaf now, from the tick: it does not block (see
+        :class:`DirectAudioOutput`), so no task sits between the deadline and the leaf."""
+        opening = self._inner_entry is not entry
+        self._handed(entry, frame)
+        if opening:
+            # what capture_frame would have counted on the way down: the swap proxy between
+            # this output and the leaf (the leaf counts itself when its segment starts)
+            node = self.next_in_chain
+            while node is not None and node is not leaf:
+                begin_segment(node)
+                node = node.next_in_chain
+            leaf.on_segment_start(frame.segment)
+        leaf.on_frame(frame)
+
+    def _handed(self, entry: _Entry, frame: PacedFrame) -> None:
+        """Bookkeeping for a frame reaching the inner output: where it sits in the segment's
+        timeline, whether it came late for the sink's playout, whose segment the inner holds."""
+        assert entry.timeline is not None
+        entry.timeline.add_frame(len(frame.pcm), frame.content_samples, frame.model_samples)
+        if self._playout is not None and self._clock is not None:
+            self._playout.given(frame.segment, self._clock.now(), first=not entry.handed)
+        entry.handed = True
+        self._inner_entry = entry
+
+    def _writer_for_inner(self) -> SinkWriter:
+        if self._writer is None:
+            self._writer = SinkWriter(name="pacer-audio-output")
+        return self._writer
 
     def on_segment_end(self, segment: SegmentStats) -> None:
-        if segment.interrupted or self._writer is None:
+        if segment.interrupted:
             return  # clear_buffer() interrupts the inner output itself
-        self._writer.submit(self._end_inner_segment)
+        if self._writer is not None:
+            self._writer.submit(self._end_inner_segment)  # after the frames queued before it
+        else:
+            self._end_inner_segment()  # every frame went to a direct leaf already
 
     def _on_stats(self, stats: SegmentStats) -> None:
         """Report a segment once its frames are handed over (a cut one at once)."""
@@ -378,7 +415,7 @@ class PacedAudioOutput(io.AudioOutput):
             return stream
         if stream is not None and (stream.queued_samples or stream.current_segment):
             return stream  # still playing the previous segment; resample into its rate
-        if self._writer is None:
+        if self._writer is None and direct_leaf(self.next_in_chain) is None:
             self._writer = SinkWriter(name="pacer-audio-output")
         self._stream = PacedStream(
             self,
