@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from livekit import rtc
 from livekit.agents.voice import io
-from livekit.plugins.pacer import DirectAudioOutput, PacedFrame, SegmentStats, begin_segment
+from livekit.plugins.pacer import DirectAudioOutput, PacedFrame, SegmentStats
 
 from sip import g711
 from sip.sidecar.link import TwilioLink
@@ -100,7 +100,7 @@ class TwilioSink(DirectAudioOutput):
     # --- driven by a pacer (PacedSink) ------------------------------------------------------
 
     def on_segment_start(self, segment: SegmentStats) -> None:
-        begin_segment(self)
+        self.begin_segment()
         self._begin(segment)
 
     def on_frame(self, frame: PacedFrame) -> None:

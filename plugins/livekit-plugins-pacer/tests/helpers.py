@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from livekit import rtc
 from livekit.agents.voice import io
-from livekit.plugins.pacer import DirectAudioOutput, PacedFrame, SegmentStats, begin_segment
+from livekit.plugins.pacer import DirectAudioOutput, PacedFrame, SegmentStats
 from livekit.plugins.pacer.testing import Clock
 
 Pcm = npt.NDArray[np.int16]
@@ -159,7 +159,7 @@ class DirectLeaf(DirectAudioOutput):
         self.reports: list[tuple[float, bool]] = []
 
     def on_segment_start(self, segment: SegmentStats) -> None:
-        begin_segment(self)
+        self.begin_segment()
         self.calls.append("start")
         self.pending = True
         self.sent = self.heard = 0

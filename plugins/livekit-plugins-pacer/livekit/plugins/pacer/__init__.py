@@ -10,7 +10,7 @@ underrun and every gap its own lateness caused, and reports exactly what was pla
   ``session.output.audio = pacer.PacedAudioOutput(session.output.audio)``.
 - :class:`PacedStream` — the transport-agnostic core, for code that owns its own sink.
 - :class:`DirectAudioOutput` — a leaf output that is also a :class:`PacedSink`: either of the
-  above drives it synchronously from the tick (``begin_segment`` keeps its segment count).
+  above drives it synchronously from the tick (its ``begin_segment()`` keeps the segment count).
 - :mod:`livekit.plugins.pacer.testing` — virtual time for tests.
 
 Everything else lives in private modules.
@@ -18,7 +18,7 @@ Everything else lives in private modules.
 
 from livekit.agents import Plugin
 
-from ._direct import DirectAudioOutput, begin_segment
+from ._direct import DirectAudioOutput
 from ._hold import AdaptiveHold
 from ._output import PacedAudioOutput
 from ._source_sink import AudioSourceSink
@@ -41,7 +41,6 @@ __all__ = [
     "StreamStats",
     "Stretch",
     "__version__",
-    "begin_segment",
 ]
 
 

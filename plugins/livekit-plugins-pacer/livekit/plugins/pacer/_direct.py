@@ -9,7 +9,8 @@ model's time as for any leaf; and a bare :class:`PacedStream` can drive the same
 
 livekit-agents counts a playback segment in the base ``capture_frame``, a coroutine the direct
 path never runs; whatever is driven synchronously counts its segments with
-:func:`begin_segment`, or its ``playback_finished`` is dropped as one too many.
+:func:`count_segment` (a direct leaf: :meth:`DirectAudioOutput.begin_segment`), or its
+``playback_finished`` is dropped as one too many.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _NOTHING = rtc.AudioFrame(b"\x00\x00", 8000, 1, 1)
 """The base ``capture_frame`` only counts; it never looks at the frame."""
 
 
-def begin_segment(output: io.AudioOutput) -> None:
+def count_segment(output: io.AudioOutput) -> None:
     """Count a playback segment in ``output``'s own bookkeeping, as a first ``capture_frame``
     would (nothing while its segment is open, i.e. until the base ``flush()``)."""
     step = io.AudioOutput.capture_frame(output, _NOTHING)
@@ -45,12 +46,16 @@ class DirectAudioOutput(io.AudioOutput):
     Driven by :class:`PacedAudioOutput`: ``on_segment_start`` before a segment's first frame,
     ``on_frame`` per frame, and the segment ends with ``flush()`` or ``clear_buffer()`` as for
     any ``io.AudioOutput``. Driven by a bare :class:`PacedStream`: ``on_segment_end`` ends it.
-    Either way ``on_segment_start`` must call :func:`begin_segment` on the output itself, so
-    each segment gets exactly one ``playback_finished``. Its methods run inside the tick that
+    Either way ``on_segment_start`` must call :meth:`begin_segment`, so each segment gets
+    exactly one ``playback_finished``. Its methods run inside the tick that
     serves every stream in the process: they must not block (write to a queue or a socket
     buffer). The swap proxy above it does not see these frames, so swapping the leaf in the
     middle of a segment is not supported.
     """
+
+    def begin_segment(self) -> None:
+        """Count the segment that starts now, as livekit-agents' ``capture_frame`` would."""
+        count_segment(self)
 
     @abstractmethod
     def on_segment_start(self, segment: SegmentStats) -> None: ...

@@ -26,7 +26,7 @@ from livekit import rtc
 from livekit.agents.voice import io
 
 from ._clock import Clock
-from ._direct import DirectAudioOutput, begin_segment, direct_leaf
+from ._direct import DirectAudioOutput, count_segment, direct_leaf
 from ._heard import SinkPlayout
 from ._hold import AdaptiveHold
 from ._source_sink import to_audio_frame
@@ -339,7 +339,7 @@ class PacedAudioOutput(io.AudioOutput):
             # this output and the leaf (the leaf counts itself when its segment starts)
             node = self.next_in_chain
             while node is not None and node is not leaf:
-                begin_segment(node)
+                count_segment(node)
                 node = node.next_in_chain
             leaf.on_segment_start(frame.segment)
         leaf.on_frame(frame)
