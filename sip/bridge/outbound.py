@@ -135,10 +135,12 @@ class AgentAudio:
         assert seg is not None  # the pacer drives the sink: every segment has its stats
         metrics.PACER_UNDERRUNS.labels(TWILIO_WS_PATH, "bridge").inc(seg.underruns)
         metrics.PACER_SILENCE.labels(TWILIO_WS_PATH, "bridge").inc(seg.underrun_ms / 1000)
+        metrics.PACER_LATE_GAPS.labels(TWILIO_WS_PATH, "bridge").inc(seg.late_gaps)
+        metrics.PACER_LATE_GAP_SECONDS.labels(TWILIO_WS_PATH, "bridge").inc(seg.late_gap_ms / 1000)
         transport = stretch.transport_s
         logger.info(
             "call %s: agent stretch %d %s: %.0f ms sent, hold %.0f ms, "
-            "first frame → heard %s, underruns %d",
+            "first frame → heard %s, underruns %d, late gaps %d (%.0f ms)",
             self.call_id,
             stretch.index,
             "cut" if stretch.interrupted else "played",
@@ -146,4 +148,6 @@ class AgentAudio:
             seg.hold * 1000,
             "—" if transport is None else f"{transport * 1000:.0f} ms",
             seg.underruns,
+            seg.late_gaps,
+            seg.late_gap_ms,
         )

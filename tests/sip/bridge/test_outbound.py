@@ -12,6 +12,7 @@ import numpy.typing as npt
 import pytest
 from livekit.plugins.pacer import SegmentStats
 from livekit.plugins.pacer.testing import Ticker, VirtualClock
+from prometheus_client import REGISTRY
 
 from sip import g711
 from sip.bridge.gate import GateSettings
@@ -203,3 +204,29 @@ async def test_frames_and_marks_leave_inside_the_tick_and_a_cut_keeps_what_was_h
     rig.link.mark_received(f"1:{FRAME * (sent + 2)}")  # echoed by the clear
     (cut,) = rig.reported
     assert cut.interrupted and cut.played_samples == 320 and cut.heard_at is not None
+
+
+def sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name, {"path": "twilio-ws", "pacer": "bridge"}) or 0.0
+
+
+async def test_a_late_tick_past_the_lead_is_a_heard_gap_in_the_metrics() -> None:
+    """The process stalls for longer than Twilio's buffer holds: the caller hears a gap, and
+    the bridge's own metrics say so (in whole 20 ms frames, as Twilio plays them)."""
+    gaps, gap_s = (
+        sample("trunkline_pacer_late_gaps_total"),
+        sample("trunkline_pacer_late_gap_seconds_total"),
+    )
+    rig = Rig()
+    rig.play(sound(10))
+    rig.clock.lag = 0.15  # every timer from now fires 150 ms late, far past the 60 ms lead
+    rig.clock.advance(0.2)
+    rig.clock.lag = 0.0
+    rig.play(sound(5, start=10) + quiet(5))
+    rig.clock.advance(1.0)
+    rig.link.mark_received("1:end")
+    (stretch,) = rig.reported
+    # one gap, in whole frames: Twilio's buffer ran dry 100 ms before the late tick's frame
+    assert stats(stretch).late_gaps == 1 and stats(stretch).late_gap_ms == pytest.approx(100.0)
+    assert sample("trunkline_pacer_late_gaps_total") == gaps + 1
+    assert sample("trunkline_pacer_late_gap_seconds_total") == pytest.approx(gap_s + 0.1)
