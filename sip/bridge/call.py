@@ -70,8 +70,10 @@ class BridgeOptions:
     connect_timeout_s: float = 5.0
     agent_join_timeout_s: float = 15.0
     """A dispatch no worker takes would otherwise leave the caller in silence indefinitely."""
-    reconnect_grace_s: float = 5.0
-    """The SDK retries a lost connection for ~20-30 s; a caller should not wait that long."""
+    reconnect_grace_s: float = 1.5
+    """The SDK retries a lost connection for ~20-30 s; a caller should not wait that long, nor
+    in silence for more than ~2 s (issue 15). A connection back within it goes on; a server
+    that died loses its rooms, so a resume could not save the call anyway."""
     leave_timeout_s: float = 5.0
     agent_liveness_timeout_s: float = 1.5
     """An agent that answers no ping (``trunkline.ping``) for this long is gone: its worker died

@@ -2,14 +2,16 @@
 
 Mid-call, the test's own livekit-server is killed (SIGKILL: no goodbye to anyone), which is
 what a crashed or partitioned server looks like to the SDK: it keeps trying to reconnect for
-~20-30 s. The bridge gives it ``reconnect_grace_s``, then apologises and hangs
-up, and leaves nothing behind.
+~20-30 s. The bridge gives it ``reconnect_grace_s`` (1.5 s), then apologises and
+hangs up, and leaves nothing behind; calls placed once the server is back work as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import time
+from dataclasses import replace
 
 import aiohttp
 import pytest
@@ -18,9 +20,10 @@ from aiohttp.test_utils import TestServer
 
 from sip.bridge import contract
 from sip.bridge.apology import APOLOGY_TEXT
+from sip.bridge.call import BridgeOptions
 from sip.bridge.rooms import RoomSettings
 from tests.logcheck import LIVEKIT_SERVER_LOST
-from tests.sip.bridge.rig import APOLOGY, bridge_rig, bridge_tasks
+from tests.sip.bridge.rig import APOLOGY, OPTIONS, apology_start, bridge_rig, bridge_tasks
 from tests.sip.bridge.standin import StandInAgent
 from tests.waiting import eventually
 from trunkline.config import LiveKitCredentials
@@ -91,27 +94,36 @@ async def test_livekit_not_answering_at_the_webhook_gets_the_apology_in_time() -
 @pytest.mark.expect_log(LIVEKIT_SERVER_LOST)
 @pytest.mark.netns
 @pytest.mark.slow
-async def test_livekit_dying_mid_call_gets_an_apology_a_hang_up_and_leaves_nothing_behind(
+async def test_livekit_dying_mid_call_is_told_in_2_s_and_calls_work_once_it_is_back(
     private_stack: LocalStack,
 ) -> None:
+    """With the production settings: the caller hears the apology within 2 s of the server's
+    death (not the SDK's 20-30 s of retrying), is hung up, nothing is left behind; and once
+    the server is back on the same address the next call is bridged as usual."""
     agent = StandInAgent.on(private_stack, CALL_SID)
     await agent.join()
+    killed_at: list[float] = []
 
     async def kill() -> None:
         await asyncio.wait_for(agent.greeted.wait(), 10)
         await asyncio.sleep(1.0)
+        killed_at.append(time.time())
         private_stack.kill_server()
 
     credentials = LiveKitCredentials(
         private_stack.url, private_stack.api_key, private_stack.api_secret
     )
+    production = replace(OPTIONS, reconnect_grace_s=BridgeOptions().reconnect_grace_s)
     try:
-        async with bridge_rig(credentials) as rig:
+        async with bridge_rig(credentials, options=production) as rig:
             result = await rig.call(kill(), call_sid=CALL_SID)
             (call,) = rig.calls
             assert result.hung_up_by == "agent" and result.close_code == 1000
-            assert call.apologised
-            assert call.end_reason is not None and call.end_reason.startswith("LiveKit unreachable")
+            assert call.apologised and call.end_reason is not None
+            assert call.end_reason.startswith(("LiveKit unreachable", "the agent stopped"))
+            told_after_s = apology_start(result.media, after=killed_at[0]) - killed_at[0]
+            print(f"caller told {told_after_s:.2f} s after livekit-server died")
+            assert told_after_s <= 2.0
             # the greeting and then the whole apology reached the caller
             assert result.cadence.messages >= -(-len(APOLOGY) // 160) + 25
             assert not call.room.isconnected() and call.link.closed
@@ -119,3 +131,19 @@ async def test_livekit_dying_mid_call_gets_an_apology_a_hang_up_and_leaves_nothi
     finally:
         await agent.aclose()
     assert call.room_name == contract.room_name(CALL_SID)
+
+    # the server comes back: a new call is bridged and answered as if nothing had happened
+    await asyncio.to_thread(private_stack.start_server)
+    again = "CA" + "e" * 32
+    agent = StandInAgent.on(private_stack, again)
+    await agent.join()
+    try:
+        async with bridge_rig(credentials, options=production) as rig:
+            result = await rig.call(call_sid=again, turns=1)
+            (call,) = rig.calls
+            assert result.greeting is not None and result.greeting.heard_ms > 300
+            assert [t.turn for t in result.turns] == [1] and not call.apologised
+            assert result.hung_up_by == "caller"
+            await eventually(lambda: not bridge_tasks(), within_s=5)
+    finally:
+        await agent.aclose()
