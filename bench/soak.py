@@ -97,7 +97,28 @@ def serve(port: int, script: Path) -> None:
             }
         )
 
+    async def soak_tasks(request: web.Request) -> web.Response:
+        """Where every live task waits, innermost frame first, counted: what a stuck call is
+        stuck on."""
+        where: dict[str, int] = {}
+        for task in asyncio.all_tasks():
+            chain = []
+            coro: Any = task.get_coro()
+            while coro is not None:
+                frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+                if frame is not None:
+                    chain.append(
+                        f"{frame.f_code.co_filename.split('site-packages/')[-1]}:"
+                        f"{frame.f_lineno} {frame.f_code.co_name}"
+                    )
+                coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+            key = " <- ".join(reversed(chain[-4:])) or repr(task)
+            where[key] = where.get(key, 0) + 1
+        ranked = sorted(where.items(), key=lambda kv: -kv[1])
+        return web.Response(text="\n".join(f"{n:5d}  {k}" for k, n in ranked))
+
     app.router.add_get("/_soak", soak_state)
+    app.router.add_get("/_soak/tasks", soak_tasks)
     asyncio.run(serve_until_drained(app, "127.0.0.1", port, request_log=REQUEST_LOG))
 
 

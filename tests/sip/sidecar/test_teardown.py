@@ -20,7 +20,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pytest
+from livekit import rtc
+from livekit.agents.llm import RealtimeModel
 
 from agent.model import ModelFactory, ModelSettings
 from agent.sim.embedded import RunningSimulator, run_simulator
@@ -29,7 +32,7 @@ from agent.sim.script import Script, ToolCall, Turn
 from agent.sim.timing import Chunking, ThinkTime
 from sip.sidecar.backend import CallInfo
 from sip.sidecar.link import TwilioLink
-from sip.sidecar.local_call import LocalAgentCall
+from sip.sidecar.local_call import SESSION_CLOSE_S, LocalAgentCall
 from sip.twilio.pacing import Pacing
 from tests.agent.faulty_model import FaultyModel
 from tests.agent.room_rig import agent_tasks
@@ -53,11 +56,14 @@ class StreamSocket:
         self.sent: list[dict[str, Any]] = []
         self.closed = False
         self.link: TwilioLink | None = None
+        self.echo = True
+        """False: Twilio echoes no mark (the caller's playback never reports, as when they
+        have hung up)."""
 
     async def send_str(self, text: str) -> None:
         message = json.loads(text)
         self.sent.append(message)
-        if message["event"] == "mark" and self.link is not None:
+        if message["event"] == "mark" and self.link is not None and self.echo:
             self.link.mark_received(message["mark"]["name"])
 
     async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
@@ -93,8 +99,11 @@ class Rig:
     factory: ModelFactory
 
     @contextlib.asynccontextmanager
-    async def call(self) -> AsyncIterator[tuple[LocalAgentCall, StreamSocket, Control]]:
+    async def call(
+        self, *, echo: bool = True
+    ) -> AsyncIterator[tuple[LocalAgentCall, StreamSocket, Control]]:
         socket, control = StreamSocket(), Control()
+        socket.echo = echo
         link = socket.link = TwilioLink(socket, "MZteardown", "CAteardown")  # type: ignore[arg-type]
         info = CallInfo("CAteardown", "MZteardown", "AC1")
         call = LocalAgentCall(
@@ -129,10 +138,13 @@ async def rig() -> AsyncIterator[Rig]:
 
 
 async def end_when(
-    rig: Rig, moment: Callable[[LocalAgentCall, StreamSocket, Control], Awaitable[None]]
+    rig: Rig,
+    moment: Callable[[LocalAgentCall, StreamSocket, Control], Awaitable[None]],
+    *,
+    echo: bool = True,
 ) -> LocalAgentCall:
     """Start a call, and at ``moment`` end it the way the media-stream handler does."""
-    async with rig.call() as (call, socket, control):
+    async with rig.call(echo=echo) as (call, socket, control):
         starting = asyncio.create_task(call.start())
         await moment(call, socket, control)
         starting.cancel()
@@ -191,3 +203,60 @@ async def test_ending_once_the_call_is_idle(rig: Rig) -> None:
         )
 
     await end_when(rig, idle)
+
+
+async def test_ending_while_a_sent_reply_waits_for_marks_that_never_come(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The greeting has all gone out but no mark is echoed (the caller hung up with it still
+    in Twilio's buffer): the session's reply waits on a playout only the caller's marks would
+    end, and the call still closes at once, well inside the close's bound."""
+
+    async def all_sent(call: LocalAgentCall, socket: StreamSocket, __: Control) -> None:
+        await eventually(lambda: socket.media() >= 10, within_s=10)
+        sent = -1
+        while socket.media() != sent:  # the whole greeting is out once sending stops
+            sent = socket.media()
+            await asyncio.sleep(0.3)
+
+    started = asyncio.get_running_loop().time()
+    call = await end_when(rig, all_sent, echo=False)
+    assert call.session is not None
+    assert not [r for r in caplog.records if "did not close" in r.getMessage()]
+    assert asyncio.get_running_loop().time() - started < SESSION_CLOSE_S + 10
+
+
+async def test_closing_reports_pending_playback_before_the_session_closes() -> None:
+    """What the soak found (1 call in 9 never released at 100 concurrent calls, each stuck in
+    the session's drain on a reply's ``wait_for_playout``): once the caller is gone no mark
+    will come, so the call reports every pending playback itself, cut, before it closes the
+    session — whose close would otherwise wait on it."""
+    socket = StreamSocket()
+    socket.echo = False
+    link = socket.link = TwilioLink(socket, "MZpending", "CApending")  # type: ignore[arg-type]
+
+    def no_model() -> RealtimeModel:
+        raise AssertionError("the call is never started here")
+
+    call = LocalAgentCall(
+        CallInfo("CApending", "MZpending", "AC1"),
+        link,
+        Control(),
+        new_model=no_model,
+        pacing=Pacing(),
+        apology_audio=APOLOGY,
+    )
+    pcm = np.zeros(1600, dtype=np.int16)  # 200 ms of a reply, captured and flushed
+    await call.output.capture_frame(rtc.AudioFrame(pcm.tobytes(), 8000, 1, len(pcm)))
+    call.output.flush()
+    await eventually(lambda: socket.media() >= 1, within_s=5)
+    seen: list[bool] = []
+
+    async def close_session() -> None:  # stands for the session's close, which awaits this
+        ev = await asyncio.wait_for(call.output.wait_for_playout(), 1.0)
+        seen.append(ev.interrupted)
+
+    call._close_session = close_session  # type: ignore[method-assign]
+    await call.aclose()
+    await link.aclose()
+    assert seen == [True]
