@@ -85,6 +85,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 class Servers:
     page_url: str
     logs: dict[str, Path]
+    turn_log: Path
+    """The worker's turn lines (``TRUNKLINE_TURN_LOG``): what its pacer counted per reply."""
 
     def log_tails(self, lines: int = 60) -> str:
         out = []
@@ -105,8 +107,12 @@ async def worker_and_sidecar(stack: LocalStack, run_dir: Path) -> AsyncIterator[
     shared stack takes its calls) and the sidecar serving the page on 127.0.0.1."""
     agent_name = f"browser-{secrets.token_hex(4)}"
     sim_port = free_port()
+    turn_log = run_dir / "turns.jsonl"
     env = clean_env(
-        **stack.env, AGENT_NAME=agent_name, TRUNKLINE_SIM_URL=f"http://127.0.0.1:{sim_port}/v1"
+        **stack.env,
+        AGENT_NAME=agent_name,
+        TRUNKLINE_SIM_URL=f"http://127.0.0.1:{sim_port}/v1",
+        TRUNKLINE_TURN_LOG=str(turn_log),
     )
     port = free_port()
     logs = {
@@ -114,7 +120,7 @@ async def worker_and_sidecar(stack: LocalStack, run_dir: Path) -> AsyncIterator[
         "sidecar": run_dir / "sidecar.log",
         "simulator": run_dir / "simulator.log",
     }
-    servers = Servers(f"http://127.0.0.1:{port}/call/", logs)
+    servers = Servers(f"http://127.0.0.1:{port}/call/", logs, turn_log)
     worker_cmd = [sys.executable, str(ROOT / "agent.py"), "dev"]
     sidecar_cmd = trunkline_command(
         "serve", "--host", "127.0.0.1", "--port", str(port), "--env-file", os.devnull
