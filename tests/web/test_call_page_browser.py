@@ -342,8 +342,10 @@ COUNTED_HOLE_SLACK_S = 0.02
 
 
 def counted_underruns(turn_log: Path) -> dict[str, tuple[int, float]]:
-    """Per reply, the underruns the agent's pacer counted (a true underrun inserts silence and
-    counts it: the product's own account of a hole, as the turn log and metrics report it)."""
+    """Per reply, the gaps the agent's pacer counted and their seconds: underruns (a true
+    underrun inserts silence and counts it) and late gaps (frames handed to RoomIO after its
+    source ran dry) — the product's own account of a hole, as its turn log and metrics report
+    it."""
     records = read_turnlogs([turn_log]).records if turn_log.exists() else []
     by_turn = {r.turn: r for r in records}
     out: dict[str, tuple[int, float]] = {}
@@ -352,7 +354,8 @@ def counted_underruns(turn_log: Path) -> dict[str, tuple[int, float]]:
         if record is not None:
             ms = record.pacer.get("underrun_ms", 0.0)
             seconds = float(ms) / 1000 if isinstance(ms, int | float) else 0.0
-            out[name] = (record.underruns(), seconds)
+            seconds += record.late_gap_ms() / 1000
+            out[name] = (record.underruns() + record.late_gaps(), seconds)
     return out
 
 
