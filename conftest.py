@@ -14,7 +14,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["tests.realstack.plugin", "tests.logcheck"]
+pytest_plugins = ["tests.realstack.plugin", "tests.logcheck", "tests.virtual_time"]
 
 # Property-based tests: `ci` (the default, also in `make test`) is short and derandomized, so a
 # run is repeatable; HYPOTHESIS_PROFILE=long searches much further (see bench/fuzz_streams.py
