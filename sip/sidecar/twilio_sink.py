@@ -6,9 +6,12 @@ Frames come straight from the pacer's tick (``PacedAudioOutput`` in local mode, 
 echoes a mark once the audio before it has played, so the echoes are the caller's playback
 position — measured at the caller's end of Twilio's buffer, not guessed from when we sent:
 the first echo dates when the caller started hearing the segment, the end echo when they
-finished, and the last echo before a barge-in is exactly how much they heard (what the realtime
-model truncates its context to). On ``clear`` Twilio echoes every pending mark at once; those
-echoes are not playback, and are ignored: a clear closes the segments it cuts first.
+finished. A barge-in's position is the last echo plus the time since it, up to the next mark:
+the frame after an echoed mark starts playing as the echo leaves Twilio, and its own mark comes
+back only once it has played, so the last echo alone would under-report what the caller heard by
+up to a frame (and by two, when the next echo is on its way as the clear leaves). That is what
+the realtime model truncates its context to. On ``clear`` Twilio echoes every pending mark at
+once; those echoes are not playback, and are ignored: a clear closes the segments it cuts first.
 
 The same object is an ``io.AudioOutput`` leaf: it reports each segment's playback (position in
 its own samples; the pacer above maps them into the model's time) as one ``playback_finished``,
@@ -19,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -47,7 +51,11 @@ class PlayedSegment:
     """The pacer's account of it (None when no pacer drives the sink)."""
     sent_samples: int = 0
     played_samples: int = 0
-    """Samples the caller has heard (from the last echoed mark)."""
+    """Samples the caller has heard (from the last echoed mark; a cut adds the time since)."""
+    echoed_at: float | None = None
+    """When the last mark of it came back."""
+    pending_marks: deque[int] = field(default_factory=deque)
+    """Sample counts of the marks sent and not yet echoed, oldest first."""
     heard_at: float | None = None
     """When the caller started hearing it (the first echo less the audio before it)."""
     played_out_at: float | None = None
@@ -173,6 +181,7 @@ class TwilioSink(DirectAudioOutput):
             return
         self.link.send_media(g711.encode(pcm))
         current.sent_samples += len(pcm)
+        current.pending_marks.append(current.sent_samples)
         self.link.send_mark(f"{current.index}:{current.sent_samples}")
 
     def _on_mark(self, name: str) -> None:
@@ -194,11 +203,25 @@ class TwilioSink(DirectAudioOutput):
             played.heard_at = now - samples / SAMPLE_RATE
             self.on_playback_started(created_at=time.time() - samples / SAMPLE_RATE)
         played.played_samples = max(played.played_samples, samples)
+        played.echoed_at = now
+        marks = played.pending_marks
+        while marks and marks[0] <= samples:
+            marks.popleft()
+
+    def _playing_since_echo(self, played: PlayedSegment) -> int:
+        """Samples of the frame after the last echoed mark that have played by now: it began
+        as that echo left, and cannot have played past its own (unechoed) mark."""
+        if played.echoed_at is None or not played.pending_marks:
+            return 0
+        elapsed = round(max(0.0, self.clock() - played.echoed_at) * SAMPLE_RATE)
+        return min(elapsed, played.pending_marks[0] - played.played_samples)
 
     def _close(self, played: PlayedSegment, *, interrupted: bool) -> None:
         """Report a segment's playback, once (a muted one may still be taking frames)."""
         if self._open.pop(played.index, None) is None:
             return
+        if interrupted:
+            played.played_samples += self._playing_since_echo(played)
         played.interrupted = interrupted
         self.on_playback_finished(
             playback_position=played.played_samples / SAMPLE_RATE, interrupted=interrupted

@@ -215,11 +215,12 @@ async def test_barge_in_clears_twilio_and_truncates_where_marks_say_playback_sto
     assert barged.cutoff_ms == pytest.approx(barged.clear_after_ms, abs=1e-6)
     (marks,) = [ev for ev in sidecar.finished if ev.interrupted]
     (reported,) = [ev for ev in sidecar.reported if ev.interrupted]
-    # the marks Twilio (the caller) echoed say what it heard, less at most the one frame whose
-    # mark was on its way when the clear left
+    # the marks Twilio (the caller) echoed say what it heard. The clear follows the caller's
+    # speech, which arrives on its 20 ms ticks, so it lands on a tick: the caller counts the
+    # frame that began at that instant as heard, and Twilio dropped it as it began
     heard_by_caller_ms = result.turns[0].heard_ms
     assert heard_by_caller_ms >= 800  # the caller talked over the reply 800 ms into it
-    assert 0 <= heard_by_caller_ms - marks.playback_position * 1000 <= FRAME_S * 1000 + 1e-6
+    assert marks.playback_position * 1000 == pytest.approx(heard_by_caller_ms - 20, abs=1e-6)
     # the pacer reports that position in the model's own audio: less any silence it inserted
     # itself, and less the time adaptive playout added by playing it slower (at most what
     # slowing added to everything that had left the pacer by the cut)

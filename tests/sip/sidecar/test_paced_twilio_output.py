@@ -95,6 +95,7 @@ async def rig(
         else SyncSocketLink(socket)
     )
     leaf = TwilioSink(link)
+    leaf.clock = clock.now
     out = PacedAudioOutput(leaf, ticker=Ticker(clock), stretch=None)
     up: list[io.PlaybackFinishedEvent] = []
     leaf_events: list[io.PlaybackFinishedEvent] = []
@@ -153,6 +154,23 @@ async def test_a_cut_reply_is_one_interrupted_playback_at_the_heard_mark(
     assert seen(rig.up) == [(0.12, True)]
     assert rig.socket.sent[-1]["event"] == "clear"
     assert rig.leaf.played[0].played_samples == 960 and rig.leaf.played[0].interrupted
+
+
+@pytest.mark.parametrize(("since_echo_s", "heard_s"), [(0.005, 0.125), (0.05, 0.14)])
+async def test_a_cut_counts_the_frame_playing_since_the_last_echo_up_to_its_mark(
+    rig: Rig, since_echo_s: float, heard_s: float
+) -> None:
+    """The frame after an echoed mark starts playing as that echo leaves Twilio: a cut counts
+    the time since the echo, but never past that frame's own mark (not echoed, so not heard
+    in full: Twilio may have run dry)."""
+    await rig.out.capture_frame(reply(1.0))
+    await run_for(rig.clock, 0.3)
+    rig.echo("1:960")
+    rig.clock.advance(since_echo_s)
+    rig.out.clear_buffer()
+    await run_for(rig.clock, 0.1)
+    assert seen(rig.leaf_events) == [(heard_s, True)]
+    assert rig.leaf.played[0].played_samples == round(heard_s * 8000)
 
 
 async def test_a_reply_heard_to_its_end_mark_is_one_whole_playback_and_a_later_clear_adds_none(

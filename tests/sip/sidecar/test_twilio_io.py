@@ -28,6 +28,12 @@ from sip.sidecar.twilio_sink import TwilioSink
 from tests.waiting import eventually
 from trunkline.config import settings_from_env
 
+pytestmark = pytest.mark.virtual_time
+
+FRAME_S = 0.02
+CUT_S = 0.61
+"""Between two of the caller's ticks: a cut on a tick would tie with the frame starting then."""
+
 
 def heard_seconds(heard: npt.NDArray[np.int16]) -> float:
     """Tone heard by the caller, counted in 20 ms frames that carry it."""
@@ -113,14 +119,14 @@ async def test_full_playback_reported_from_marks(
     assert len(backend.started) == 1
     assert result.marks_acked == 51  # one per frame and the segment's end mark
     assert result.clears == 0
-    assert heard_seconds(result.heard) == pytest.approx(1.0, abs=0.021)
+    assert heard_seconds(result.heard) == pytest.approx(1.0, abs=1e-9)
 
 
 async def test_interrupted_playback_position_is_what_the_caller_heard(
     served: tuple[str, list[ToneBackend], list[float | None]],
 ) -> None:
     url, backends, cut = served
-    cut[0] = 0.6
+    cut[0] = CUT_S
     async with aiohttp.ClientSession() as session:
         result = await SimulatedCaller(options(url), session).run()
     (backend,) = backends
@@ -128,9 +134,11 @@ async def test_interrupted_playback_position_is_what_the_caller_heard(
     (ev,) = backend.finished
     assert ev.interrupted
     assert result.clears == 1
-    heard_s = heard_seconds(result.heard)
-    assert 0.2 < heard_s < 1.9
-    assert ev.playback_position == pytest.approx(heard_s, abs=0.025)
+    # the tone reached the caller as it pressed the key, on one of its 20 ms ticks; it started
+    # playing at the next tick and was cut 0.61 s after it was sent: 0.59 s of it played
+    assert ev.playback_position == pytest.approx(CUT_S - FRAME_S, abs=1e-9)
+    # the caller counts whole frames: the one playing at the cut (the 30th) counts as heard
+    assert heard_seconds(result.heard) == pytest.approx(30 * FRAME_S, abs=1e-9)
 
 
 async def test_input_resamples_to_model_rate_and_ends_on_close() -> None:
