@@ -53,6 +53,8 @@ class FaultyModel:
     faulted_at: float | None = None
     faulted: asyncio.Event = field(default_factory=asyncio.Event)
     connections: int = 0
+    upgraded_at: list[float] = field(default_factory=list)
+    """Loop times at which connections were upgraded (after ``connect_delay_s``)."""
 
     def _fault_now(self) -> None:
         if self.faulted_at is None:
@@ -64,6 +66,7 @@ class FaultyModel:
         await asyncio.sleep(self.connect_delay_s)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        self.upgraded_at.append(asyncio.get_running_loop().time())
         if self.fault is Fault.REFUSE:
             self._fault_now()
             await ws.close(code=aiohttp.WSCloseCode.TRY_AGAIN_LATER, message=b"refused")

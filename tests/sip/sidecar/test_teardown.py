@@ -32,13 +32,13 @@ from agent.sim.script import Script, ToolCall, Turn
 from agent.sim.timing import Chunking, ThinkTime
 from sip.sidecar.backend import CallInfo
 from sip.sidecar.link import TwilioLink
-from sip.sidecar.local_call import SESSION_CLOSE_S, LocalAgentCall
+from sip.sidecar.local_call import LocalAgentCall
 from sip.twilio.pacing import Pacing
 from tests.agent.faulty_model import FaultyModel
 from tests.agent.room_rig import agent_tasks
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.virtual_time]
 
 SCRIPT = Script(
     greeting="Hello, this is trunkline, with a greeting long enough to be cut short.",
@@ -72,6 +72,9 @@ class StreamSocket:
 
     def media(self) -> int:
         return sum(1 for m in self.sent if m["event"] == "media")
+
+    def marks(self) -> list[str]:
+        return [m["mark"]["name"] for m in self.sent if m["event"] == "mark"]
 
 
 @dataclass
@@ -142,19 +145,28 @@ async def end_when(
     moment: Callable[[LocalAgentCall, StreamSocket, Control], Awaitable[None]],
     *,
     echo: bool = True,
-) -> LocalAgentCall:
-    """Start a call, and at ``moment`` end it the way the media-stream handler does."""
+    expect_closing_s: float | None = 0.0,
+) -> tuple[LocalAgentCall, float]:
+    """Start a call, and at ``moment`` end it the way the media-stream handler does.
+
+    On virtual time the close takes exactly ``expect_closing_s``: none at all unless the call
+    must wait for something in flight, so a close that waits on a timeout (the session's
+    bounded close, a reply's playout) fails here."""
     async with rig.call(echo=echo) as (call, socket, control):
         starting = asyncio.create_task(call.start())
         await moment(call, socket, control)
         starting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await starting
+        closing = asyncio.get_running_loop().time()
         await call.aclose()
+        closed = asyncio.get_running_loop().time()
         control.release.set()
     await rig.wait_released()
     assert call.failure is None and not call.apologised
-    return call
+    if expect_closing_s is not None:
+        assert closed - closing == pytest.approx(expect_closing_s, abs=1e-9)
+    return call, closed
 
 
 async def test_ending_before_the_model_answers_the_connection(rig: Rig) -> None:
@@ -163,7 +175,10 @@ async def test_ending_before_the_model_answers_the_connection(rig: Rig) -> None:
     async def connecting(*_: object) -> None:
         await eventually(lambda: rig.model.connections == 1)
 
-    await end_when(rig, connecting)
+    call, closed = await end_when(rig, connecting, expect_closing_s=None)
+    # the close let the session's start finish: it waited for the held-back upgrade, no longer
+    assert call.session is not None
+    assert closed == pytest.approx(rig.model.upgraded_at[0], abs=1e-9)
 
 
 @pytest.mark.parametrize("steps", range(8))
@@ -213,17 +228,11 @@ async def test_ending_while_a_sent_reply_waits_for_marks_that_never_come(
     end, and the call still closes at once, well inside the close's bound."""
 
     async def all_sent(call: LocalAgentCall, socket: StreamSocket, __: Control) -> None:
-        await eventually(lambda: socket.media() >= 10, within_s=10)
-        sent = -1
-        while socket.media() != sent:  # the whole greeting is out once sending stops
-            sent = socket.media()
-            await asyncio.sleep(0.3)
+        await eventually(lambda: "1:end" in socket.marks(), within_s=30)  # the greeting's end
 
-    started = asyncio.get_running_loop().time()
-    call = await end_when(rig, all_sent, echo=False)
+    call, _ = await end_when(rig, all_sent, echo=False)  # the close takes no time at all
     assert call.session is not None
     assert not [r for r in caplog.records if "did not close" in r.getMessage()]
-    assert asyncio.get_running_loop().time() - started < SESSION_CLOSE_S + 10
 
 
 async def test_closing_reports_pending_playback_before_the_session_closes() -> None:
