@@ -4,7 +4,8 @@ A healthy simulated call runs through the real sidecar, agent and simulator whil
 throws generated garbage at the same server on other streams: malformed JSON, wrong types,
 out-of-order and duplicate events, bad base64, oversized payloads, binary frames, and valid
 ``start``s (with real stream tokens) followed by nonsense. The healthy call must complete exactly
-as it would alone, and the server must stay up and release every call.
+as a call placed alone does — on virtual time (``tests.virtual_time``) the same latency, audio,
+marks and lead to the sample — and the server must stay up and release every call.
 """
 
 from __future__ import annotations
@@ -13,30 +14,21 @@ import asyncio
 import base64
 import contextlib
 import json
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import agent.sim.embedded  # noqa: F401 - registers Silero on the main thread, as livekit requires
-from agent.model import ModelFactory, ModelSettings
-from agent.sim.options import SimOptions
-from agent.sim.timing import Chunking, ThinkTime
-from lab.caller.call import CallerOptions, SimulatedCaller
-from lab.caller.cli import default_speech
-from lab.caller.results import CallResult
-from lab.caller.runner import load_speech
-from sip.sidecar.app import STATE, create_app
-from sip.sidecar.local_call import local_backend_factory
-from sip.twilio.pacing import Pacing
-from trunkline.config import settings_from_env
+from tests.sip.sidecar.honest import assert_undisturbed, call_alone, honest_call, local_sidecar
+from tests.waiting import eventually
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.virtual_time]
+
+SPACING_S = 0.5
+"""Between two attacks: thirty of them spread over most of the healthy call (~25 s)."""
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -80,53 +72,18 @@ frames = st.one_of(
 )
 
 
-class Server:
-    """The sidecar with an in-process agent, on its own thread and loop."""
+def drawn_junk() -> list[tuple[list[str | bytes], bool]]:
+    """Hypothesis's examples, drawn before the attack: the attack then runs on the test's own
+    (virtual-time) loop beside the honest call. A failure names the example that caused it."""
+    drawn: list[tuple[list[str | bytes], bool]] = []
 
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.url = ""
-        self.app: web.Application | None = None
-        self._runner: web.AppRunner | None = None
-        self._factory: ModelFactory | None = None
+    @settings(max_examples=30, deadline=None, database=None)
+    @given(junk=st.lists(frames, min_size=1, max_size=15), with_start=st.booleans())
+    def draw(junk: list[str | bytes], with_start: bool) -> None:
+        drawn.append((junk, with_start))
 
-    def run(self, coro: Any, timeout: float = 60) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    async def _start(self) -> None:
-        options = SimOptions(think=ThinkTime.fixed(300), chunking=Chunking.STEADY)
-        self._factory = ModelFactory(ModelSettings(sim=options))
-        await self._factory.start()
-        settings = settings_from_env({})
-        self.app = create_app(settings, local_backend_factory(self._factory, Pacing(), settings))
-        self._runner = web.AppRunner(self.app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def _stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._factory is not None:
-            await self._factory.aclose()
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        self.run(self._start())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.run(self._stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with Server() as s:
-        yield s
+    draw()
+    return drawn
 
 
 async def stream_token(http: aiohttp.ClientSession, url: str, call_sid: str) -> dict[str, str]:
@@ -167,39 +124,19 @@ async def attack(url: str, junk: list[str | bytes], with_start: bool, n: int) ->
             return resp.status
 
 
-async def healthy_call(url: str) -> CallResult:
-    speech = load_speech(default_speech())
-    async with aiohttp.ClientSession() as http:
-        return await SimulatedCaller(CallerOptions(url=url, speech=speech, turns=3), http).run()
-
-
-def test_garbage_on_other_streams_never_disturbs_a_call(server: Server) -> None:
-    healthy = asyncio.run_coroutine_threadsafe(healthy_call(server.url), server.loop)
-    attempts = iter(range(10_000))
-
-    @settings(
-        max_examples=30,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
-    @given(junk=st.lists(frames, min_size=1, max_size=15), with_start=st.booleans())
-    def throw(junk: list[str | bytes], with_start: bool) -> None:
-        assert server.run(attack(server.url, junk, with_start, next(attempts))) == 200
-
-    throw()
-    result: CallResult = healthy.result(timeout=120)
+async def test_garbage_on_other_streams_never_disturbs_a_call() -> None:
+    examples = drawn_junk()
+    assert len(examples) == 30
+    alone = await call_alone(turns=3)
+    async with local_sidecar() as (url, state):
+        healthy = asyncio.ensure_future(honest_call(url, turns=3))
+        for n, (junk, with_start) in enumerate(examples):
+            status = await attack(url, junk, with_start, n)
+            assert status == 200, (junk, with_start)
+            await asyncio.sleep(SPACING_S)
+        assert not healthy.done()  # the attack lasted through the greeting and into the turns
+        result = await healthy
+        await eventually(lambda: state.active_calls == 0, within_s=20)
     assert [t.turn for t in result.turns] == [1, 2, 3]
-    assert all(t.latency_ms is not None and t.gaps == 0 for t in result.turns)
     assert result.hung_up_by == "agent"
-    assert result.cadence.interval_p50_ms == pytest.approx(20, abs=2)
-
-    async def idle() -> int:
-        assert server.app is not None
-        state = server.app[STATE]
-        for _ in range(200):
-            if state.active_calls == 0:
-                break
-            await asyncio.sleep(0.1)
-        return state.active_calls
-
-    assert server.run(idle()) == 0
+    assert_undisturbed(result, alone)
