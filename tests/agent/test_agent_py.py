@@ -151,14 +151,17 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 async def eventually_scraped(url: str, wanted: str, within_s: float = 20.0) -> Samples:
     """The metrics at ``url`` once their text contains ``wanted`` (a job process writes its
     figures when it records them; the worker reads them at each scrape)."""
-    async with aiohttp.ClientSession() as http, asyncio.timeout(within_s):
-        while True:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(url) as resp:
-                    text = await resp.text()
-                if wanted in text:
-                    break
-            await asyncio.sleep(0.2)
+
+    async def scrape() -> str | None:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(url) as resp:
+                text = await resp.text()
+            return text if wanted in text else None
+        return None
+
+    async with aiohttp.ClientSession() as http:
+        text = await eventually(scrape, within_s=within_s, every_s=0.2)
+    assert text is not None
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)

@@ -35,6 +35,7 @@ from agent.sim.tts import synthesize
 from lab.bandwidth import welch_bandwidth
 from lab.pcm import FloatArray
 from tests.realstack.clients import identities
+from tests.waiting import eventually
 from trunkline.resample import resample
 from trunkline.stack import LocalStack
 from trunkline.turnlog import read_turnlogs
@@ -158,9 +159,11 @@ async def place_call(page: Page, servers: Servers, stack: LocalStack, run_dir: P
     await page.click("#hangup")
     await page.wait_for_selector("#call:enabled")
     status = await page.inner_text("#status")
-    async with asyncio.timeout(30):  # the caller left; the job ends and the agent leaves
-        while await identities(stack, room):  # noqa: ASYNC110 - the server has no such event
-            await asyncio.sleep(0.2)
+
+    async def room_empty() -> bool:  # the caller left; the job ends and the agent leaves
+        return not await identities(stack, room)
+
+    await eventually(room_empty, within_s=30, every_s=0.2)
     return Call(await read_recording(page), latency, captions, status, inbound)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 import wave
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,13 +96,6 @@ class Speaker(io.AudioOutput):
         self._started: float | None = None
         self._pushed = 0.0
         self._finish: asyncio.Task[None] | None = None
-        self._changed = asyncio.Event()
-
-    async def wait_until(self, done: Callable[[], bool]) -> None:
-        """Wait for playback to reach a state (bound it with ``asyncio.timeout``)."""
-        while not done():
-            self._changed.clear()
-            await self._changed.wait()
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         await super().capture_frame(frame)
@@ -113,7 +105,6 @@ class Speaker(io.AudioOutput):
             self.on_playback_started(created_at=time.time())
         self.arrivals.append(Arrival(now, frame.samples_per_channel, frame.sample_rate))
         self._pushed += frame.duration
-        self._changed.set()
 
     def flush(self) -> None:
         super().flush()
@@ -126,7 +117,6 @@ class Speaker(io.AudioOutput):
         position = self._pushed
         self._reset()
         self.finished.append(position)
-        self._changed.set()
         self.on_playback_finished(playback_position=position, interrupted=False)
 
     def clear_buffer(self) -> None:
@@ -137,7 +127,6 @@ class Speaker(io.AudioOutput):
             self._finish.cancel()
         self._reset()
         self.interruptions.append(position)
-        self._changed.set()
         self.on_playback_finished(playback_position=position, interrupted=True)
 
     def _reset(self) -> None:

@@ -1,8 +1,8 @@
 """The real ``RealtimeModel`` and ``AgentSession`` (no room) holding calls with the simulator.
 
 The caller is a scripted microphone speaking bundled CMU ARCTIC clips through a μ-law line; the
-agent's audio goes to a simulated loudspeaker that records each frame. These run in real time
-(a few seconds each), so they are marked slow.
+agent's audio goes to a simulated loudspeaker that records each frame. They run on virtual time
+(``tests.virtual_time``): the simulator's timing model shows in the frames to the microsecond.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 from livekit.agents import AgentSession, RunContext, function_tool
 from livekit.plugins.openai.realtime import RealtimeModel
@@ -22,11 +23,12 @@ from agent.sim import tts
 from agent.sim.options import SimOptions
 from agent.sim.script import Script, ToolCall, Turn
 from agent.sim.session import SimSession
-from agent.sim.timing import Chunking, ThinkTime
+from agent.sim.timing import STEADY_SPEED, Chunking, ThinkTime
+from tests.waiting import eventually
 
 from .harness import RATE, Greeter, Mic, Speaker, Transcript, speech_clip
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.virtual_time]
 
 SCRIPT = Script(
     greeting="Hello there.",
@@ -93,7 +95,7 @@ async def test_a_multi_turn_spoken_conversation() -> None:
                 c.mic.say(speech_clip("arctic_a0009.wav" if turn == 1 else "arctic_a0007.wav"))
                 said = await c.transcript.wait_for("assistant", turn + 1)
                 assert said[-1] == reply
-            await c.speaker.wait_until(lambda: len(c.speaker.finished) == 3)
+            await eventually(lambda: len(c.speaker.finished) == 3, within_s=30)
         # the caller's turns, honestly labelled: no words, just how long they spoke
         assert len(c.transcript.user) == 2
         assert all(t.startswith("[caller speech, ") for t in c.transcript.user)
@@ -116,7 +118,7 @@ async def test_barge_in_truncates_the_reply_where_the_caller_stopped_hearing_it(
     )
     async with simulator(options) as factory, call(factory) as c:
         async with asyncio.timeout(30):
-            await c.speaker.wait_until(lambda: bool(c.speaker.arrivals))
+            await eventually(lambda: c.speaker.arrivals, within_s=30)
             await asyncio.sleep(1.0)
             c.mic.say(speech_clip())
             assert (await c.transcript.wait_for("assistant", 2))[-1] == "Yes?"
@@ -182,14 +184,17 @@ async def test_the_timing_model_shows_in_the_frames_that_arrive(chunking: Chunki
     async with simulator(options) as factory:
         started = asyncio.get_running_loop().time()
         async with call(factory) as c, asyncio.timeout(30):
-            await c.speaker.wait_until(lambda: bool(c.speaker.finished))
+            await eventually(lambda: c.speaker.finished, within_s=30)
     arrivals = c.speaker.arrivals
-    # nothing before the model has "thought" for 800 ms
-    assert arrivals[0].at - started >= 0.8
+    # nothing before the model has "thought" for 800 ms, and the first audio exactly then
+    assert arrivals[0].at - started == pytest.approx(0.8, abs=1e-9)
     sizes = [a.samples for a in arrivals]
     assert sum(sizes) == samples(text)
     if chunking is Chunking.STEADY:
         assert set(sizes[:-1]) == {RATE // 10}
+        # each delta made STEADY_SPEED times faster than it plays
+        gaps = np.diff([a.at for a in arrivals])
+        assert gaps == pytest.approx(np.asarray(sizes[1:]) / RATE / STEADY_SPEED, abs=1e-9)
     else:
         assert all(RATE // 20 <= s <= RATE // 2 for s in sizes[:-1])
         assert len(set(sizes)) >= len(sizes) // 2  # uneven bursts, hardly two alike

@@ -21,6 +21,7 @@ from lab.caller import call as call_module
 from lab.caller.call import CallerOptions, SimulatedCaller
 from sip.twilio import protocol as p
 from sip.twilio.twiml import connect_stream
+from tests.waiting import eventually
 
 #: 20 ms of μ-law silence
 FRAME = b"\xff" * 160
@@ -55,10 +56,9 @@ class StandInSidecar:
 
     async def _talk(self, ws: web.WebSocketResponse) -> None:
         """A greeting, then a mark every few frames, as the sidecar paces its replies."""
-        stream_sid = ""
-        while not stream_sid:
-            await asyncio.sleep(0.01)
-            stream_sid = next((m.stream_sid for m in self.messages if isinstance(m, p.Start)), "")
+        stream_sid = await eventually(
+            lambda: next((m.stream_sid for m in self.messages if isinstance(m, p.Start)), "")
+        )
         for n in range(100):
             await ws.send_str(p.serialize_outbound(p.OutMedia(stream_sid, FRAME)))
             if n % 3 == 0:

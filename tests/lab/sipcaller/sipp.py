@@ -22,6 +22,8 @@ from typing import Literal
 
 import pytest
 
+from tests.waiting import eventually
+
 SCENARIOS = Path(__file__).parent / "scenarios"
 SIPP_HOST = "127.0.0.1"
 #: The caller binds another address of the same host, as it will beside livekit-sip.
@@ -133,11 +135,11 @@ async def sipp_uas(
         )
     sipp = Sipp(SIPP_HOST, port)
     try:
-        async with asyncio.timeout(5):
-            while not _bound(SIPP_HOST, port, tcp):
-                if process.returncode is not None:
-                    break
-                await asyncio.sleep(0.02)
+        await eventually(
+            lambda: _bound(SIPP_HOST, port, tcp) or process.returncode is not None,
+            within_s=5,
+            every_s=0.02,
+        )
         yield sipp
         async with asyncio.timeout(_RUN_TIMEOUT_S + 5):
             await process.wait()

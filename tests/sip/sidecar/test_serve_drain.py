@@ -25,6 +25,7 @@ from lab.caller.call import CallerOptions, SimulatedCaller
 from lab.caller.cli import default_speech
 from lab.caller.results import CallResult
 from lab.caller.runner import load_speech
+from tests.waiting import eventually
 from trunkline.child import MODE_VARIABLES, free_port, wait_ready
 
 pytestmark = pytest.mark.slow
@@ -98,9 +99,10 @@ async def sidecar(tmp_path: Path, **settings: str) -> AsyncIterator[Sidecar]:
 
 
 async def until_in_call(side: Sidecar) -> None:
-    async with asyncio.timeout(STEP_S):
-        while await side.active_calls() == 0:  # noqa: ASYNC110 - another process's state
-            await asyncio.sleep(0.1)
+    async def in_call() -> bool:
+        return await side.active_calls() > 0
+
+    await eventually(in_call, within_s=STEP_S, every_s=0.1)
 
 
 async def test_a_deploy_lets_the_call_in_flight_finish_and_sends_new_calls_elsewhere(
@@ -111,9 +113,11 @@ async def test_a_deploy_lets_the_call_in_flight_finish_and_sends_new_calls_elsew
         call = asyncio.create_task(side.call(sid))
         await until_in_call(side)
         side.process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(STEP_S):
-            while (await side.get("/readyz"))[0] != 503:  # noqa: ASYNC110 - as above
-                await asyncio.sleep(0.05)
+
+        async def draining() -> bool:
+            return (await side.get("/readyz"))[0] == 503
+
+        await eventually(draining, within_s=STEP_S, every_s=0.05)
         _, ready = await side.get("/readyz")
         assert ready["ready"] is False
         twiml = await side.webhook("CA" + "e" * 32)
