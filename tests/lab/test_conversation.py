@@ -23,6 +23,8 @@ from lab.conversation import (
 )
 from lab.pcm import Int16Array
 
+pytestmark = pytest.mark.virtual_time
+
 RATE = 8000
 CHUNK = 160  # 20 ms
 

@@ -24,6 +24,8 @@ from agent.sim.timing import Chunking, ThinkTime
 
 from .harness import RATE, check_server_event, speech_clip, speech_span
 
+pytestmark = pytest.mark.virtual_time
+
 SCRIPT = Script(
     greeting="Hello there.",
     turns=(

@@ -23,6 +23,8 @@ from sip.twilio import protocol as p
 from sip.twilio.twiml import connect_stream
 from tests.waiting import eventually
 
+pytestmark = pytest.mark.virtual_time
+
 #: 20 ms of μ-law silence
 FRAME = b"\xff" * 160
 

@@ -28,6 +28,8 @@ from tests.sip.sidecar.test_app import RecordingBackend, media_msg, start_msg, t
 from tests.waiting import eventually
 from trunkline.config import settings_from_env
 
+pytestmark = pytest.mark.virtual_time
+
 #: 200 ms of μ-law "goodbye" (its content does not matter here, its place in the stream does)
 GOODBYE = b"\x7f" * 1600
 FALLBACK = "https://sidecar-b.example.com/twilio/voice"
