@@ -18,6 +18,11 @@ What stays real:
 - **Other processes** keep the wall clock: a session that needs one (the real LiveKit server, a
   browser, SIPp) is tested on the wall clock, not here.
 
+What still varies from run to run, and so is not asserted exactly: the last bit of the agent's
+audio (livekit's ``rtc.AudioResampler``, which livekit-agents uses to bring the model's 24 kHz to
+the output's rate, dithers with a random seed), hence what adaptive playout's time-stretching
+makes of it (its stretch and underrun milliseconds); timings do not depend on it.
+
 ``time.monotonic()``, ``time.perf_counter()`` and ``time.time()`` read the loop's clock in the
 thread that runs it (the caller simulator, the pacer's clock, the turn log and livekit-agents read
 those, not ``loop.time()``); elsewhere they stay real. Code that bound ``from time import
