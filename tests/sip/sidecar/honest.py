@@ -46,8 +46,11 @@ async def honest_call(url: str, turns: int) -> CallResult:
 
 
 async def call_alone(turns: int) -> CallResult:
-    """The same call on a sidecar of its own. The second of two: a process's first call can
-    hear its greeting end a frame sooner (cold caches; seen, not pinned down)."""
+    """The same call on a sidecar of its own. The second of two: in a process's first call the
+    pacer had three frames of the greeting to send at its first tick, in later ones two (the
+    third came with the model's next chunk, 23 ms later), and the caller then heard the
+    greeting end a frame sooner; seen, its cause (how the first audio reaches the pacer in
+    pieces) not pinned down."""
     async with local_sidecar() as (url, _):
         await honest_call(url, turns)
         return await honest_call(url, turns)
