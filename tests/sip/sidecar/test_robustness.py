@@ -3,9 +3,10 @@
 A healthy simulated call runs through the real sidecar, agent and simulator while hypothesis
 throws generated garbage at the same server on other streams: malformed JSON, wrong types,
 out-of-order and duplicate events, bad base64, oversized payloads, binary frames, and valid
-``start``s (with real stream tokens) followed by nonsense. The healthy call must complete exactly
-as a call placed alone does — on virtual time (``tests.virtual_time``) the same latency, audio,
-marks and lead to the sample — and the server must stay up and release every call.
+``start``s (with real stream tokens) followed by nonsense. The healthy call must complete as a
+call placed alone does — on virtual time (``tests.virtual_time``) the same cadence and lead, no
+gap, each turn's latency and audio to the frame (``honest.py`` says why not to the sample) — and
+the server must stay up and release every call.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ frames, truncated JSON, duplicated, swapped and missing messages, sockets closed
 most streams with a real stream token, so the spoiled messages reach a live agent session. Per
 stream: the sidecar closes it with a clean code or drops what it cannot use, and ends it with
 exactly one INFO line; never an exception (the log check fails the test on any ERROR line or
-task left behind). Meanwhile the honest call goes exactly as a call placed alone does: on
-virtual time (``tests.virtual_time``) the same latency, audio, marks and lead to the sample.
+task left behind). Meanwhile the honest call goes as a call placed alone does: on virtual time
+(``tests.virtual_time``) the same cadence and lead, no gap, each turn's latency and audio to the
+frame.
 This is the short run; ``bench/fuzz_streams.py`` is the long one (10^5 messages).
 """
 
@@ -68,6 +69,6 @@ async def test_mutated_streams_end_cleanly_and_leave_an_honest_call_alone(
     # every stream, and the honest call, ended with one line saying how
     ended = [r for r in caplog.records if " ended after " in r.getMessage()]
     assert len(ended) == STREAMS + 1
-    # the honest call went exactly as it did alone, on a sidecar nobody attacked
+    # the honest call went as it did alone, on a sidecar nobody attacked
     assert [t.turn for t in result.turns] == [1, 2]
     assert_undisturbed(result, alone)
